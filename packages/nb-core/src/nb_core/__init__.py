@@ -1,0 +1,1 @@
+"""nb_core: the nb engine (filled in as modules land)."""

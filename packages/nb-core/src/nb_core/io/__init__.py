@@ -1,0 +1,1 @@
+"""nb_core.io: readers and writers for the files nanoBragg reads and writes."""
