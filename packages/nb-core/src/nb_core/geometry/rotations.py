@@ -1,0 +1,110 @@
+"""Rotations of 3-vectors, in the order and form the C program uses them.
+
+All functions broadcast over leading dimensions: vectors are ``(..., 3)`` tensors in any unit,
+angles are in radians.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["cross", "dot", "rotate_axis", "rotate_xyz", "rotation_matrix_xyz", "unitize"]
+
+
+def dot(x: Tensor, y: Tensor) -> Tensor:
+    """Inner product over the last axis, summed in x, y, z order.
+
+    Args:
+        x: ``(..., 3)`` vectors.
+        y: ``(..., 3)`` vectors.
+
+    Returns:
+        ``(...)`` inner products.
+    """
+    return x[..., 0] * y[..., 0] + x[..., 1] * y[..., 1] + x[..., 2] * y[..., 2]
+
+
+def cross(x: Tensor, y: Tensor) -> Tensor:
+    """Cross product ``x × y`` over the last axis, ``(..., 3)``."""
+    return torch.stack(
+        (
+            x[..., 1] * y[..., 2] - x[..., 2] * y[..., 1],
+            x[..., 2] * y[..., 0] - x[..., 0] * y[..., 2],
+            x[..., 0] * y[..., 1] - x[..., 1] * y[..., 0],
+        ),
+        dim=-1,
+    )
+
+
+def unitize(v: Tensor) -> tuple[Tensor, Tensor]:
+    """Unit vector and magnitude; a zero vector gives a zero vector, with finite gradients.
+
+    Args:
+        v: ``(..., 3)`` vectors.
+
+    Returns:
+        ``(unit, magnitude)``: ``(..., 3)`` unit vectors (zero where the magnitude is zero) and
+        ``(...)`` magnitudes, in the unit of ``v``.
+    """
+    sq = dot(v, v)
+    nonzero = sq > 0
+    safe_sq = torch.where(nonzero, sq, torch.ones_like(sq))
+    mag_safe = torch.sqrt(safe_sq)
+    mag = torch.where(nonzero, mag_safe, torch.zeros_like(sq))
+    unit = torch.where(nonzero[..., None], v / mag_safe[..., None], torch.zeros_like(v))
+    return unit, mag
+
+
+def rotate_xyz(v: Tensor, angles: Tensor) -> Tensor:
+    """Rotate about lab x, then y, then z (right-handed), as the C program's ``rotate``.
+
+    Args:
+        v: ``(..., 3)`` vectors.
+        angles: ``(..., 3)`` rotation angles about x, y, z (rad), broadcast against ``v``.
+
+    Returns:
+        ``(..., 3)`` rotated vectors.
+    """
+    x, y, z = v[..., 0], v[..., 1], v[..., 2]
+    cx, sx = torch.cos(angles[..., 0]), torch.sin(angles[..., 0])
+    cy, sy = torch.cos(angles[..., 1]), torch.sin(angles[..., 1])
+    cz, sz = torch.cos(angles[..., 2]), torch.sin(angles[..., 2])
+    y, z = y * cx + z * (-sx), y * sx + z * cx
+    x, z = x * cy + z * sy, x * (-sy) + z * cy
+    x, y = x * cz + y * (-sz), x * sz + y * cz
+    x, y, z = torch.broadcast_tensors(x, y, z)
+    return torch.stack((x, y, z), dim=-1)
+
+
+def rotation_matrix_xyz(angles: Tensor) -> Tensor:
+    """The matrix of :func:`rotate_xyz`: ``rotate_xyz(v, a) == R(a) @ v``.
+
+    Args:
+        angles: ``(..., 3)`` rotation angles about x, y, z (rad).
+
+    Returns:
+        ``(..., 3, 3)`` rotation matrices.
+    """
+    eye = torch.eye(3, dtype=angles.dtype, device=angles.device)
+    eye = eye.expand(*angles.shape[:-1], 3, 3)
+    # Columns of R are the images of the basis vectors.
+    cols = rotate_xyz(eye.transpose(-1, -2), angles[..., None, :])
+    return cols.transpose(-1, -2)
+
+
+def rotate_axis(v: Tensor, axis: Tensor, phi: Tensor) -> Tensor:
+    """Rotate ``v`` by ``phi`` about the unit vector ``axis`` (right-handed), as ``rotate_axis``.
+
+    Args:
+        v: ``(..., 3)`` vectors.
+        axis: ``(..., 3)`` unit axes, broadcast against ``v``.
+        phi: ``(...)`` angles (rad), broadcast against ``v[..., 0]``.
+
+    Returns:
+        ``(..., 3)`` rotated vectors.
+    """
+    sinphi = torch.sin(phi)[..., None]
+    cosphi = torch.cos(phi)[..., None]
+    d = dot(axis, v)[..., None] * (1.0 - cosphi)
+    return axis * d + v * cosphi + cross(axis, v) * sinphi

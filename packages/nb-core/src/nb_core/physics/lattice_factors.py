@@ -1,0 +1,88 @@
+"""Lattice transforms (spot shapes): sincg, sinc3, Gaussian and top-hat.
+
+Every function is differentiable with finite gradients at its singular points: sincg at
+integer h, sinc3 at 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = ["nearest_index", "sin_cos_pi", "sinc3_of_square", "sincg"]
+
+
+def nearest_index(h: Tensor) -> Tensor:
+    """Nearest integer as the C program rounds it: ``ceil(h - 0.5)`` (no gradient)."""
+    return torch.ceil(h.detach() - 0.5)
+
+
+def sin_cos_pi(r: Tensor) -> tuple[Tensor, Tensor]:
+    """``sin(pi r)`` and ``cos(pi r)``, exact (0 and ±1) at integers and half-integers.
+
+    Args:
+        r: ``(...)`` values.
+
+    Returns:
+        ``(sin(pi r), cos(pi r))``.
+    """
+    k = torch.round(r.detach())
+    frac = r - k
+    sign = 1.0 - 2.0 * torch.remainder(k, 2.0)
+    return sign * torch.sin(math.pi * frac), sign * torch.cos(math.pi * frac)
+
+
+def sincg(h: Tensor, n: Tensor) -> Tensor:
+    """Fourier transform of a row of ``n`` unit cells: ``sin(pi n h) / sin(pi h)``.
+
+    Evaluated from the offset to the nearest integer, ``h = h0 + d``, so that float32 keeps its
+    precision far from the origin and the value at integer ``h`` is the limit ``±n``:
+    ``sincg = [sin(pi n d) cos(pi r) + cos(pi n d) sin(pi r)] / [(-1)^h0 sin(pi d)]`` with
+    ``r = n h0 mod 2``. Gradients are finite at integer ``h`` (a second-order Taylor form is used
+    for ``|d|`` below a dtype-dependent threshold).
+
+    Args:
+        h: ``(...)`` fractional Miller index (unitless).
+        n: number of cells (unitless), broadcast against ``h``; may be non-integer.
+
+    Returns:
+        ``(...)`` lattice factor, ``±n`` at integer ``h`` for integer ``n``.
+    """
+    h0 = nearest_index(h)
+    d = h - h0
+    r = torch.remainder(n * h0, 2.0)
+    sin_r, cos_r = sin_cos_pi(r)
+    sign = 1.0 - 2.0 * torch.remainder(h0, 2.0)
+    eps = 1e-9 if h.dtype == torch.float64 else 1e-4
+    near = torch.abs(d.detach()) < eps
+    d_safe = torch.where(near, torch.full_like(d, 0.25), d)
+    pnd = math.pi * n * d_safe
+    far = (torch.sin(pnd) * cos_r + torch.cos(pnd) * sin_r) / (sign * torch.sin(math.pi * d_safe))
+    d_near = torch.where(near, d, torch.zeros_like(d))
+    x2 = (math.pi * d_near) ** 2
+    near_value = sign * cos_r * n * (1.0 - x2 * (n * n - 1.0) / 6.0)
+    return torch.where(near, near_value, far)
+
+
+def sinc3_of_square(u: Tensor) -> Tensor:
+    """Fourier transform of a sphere, ``sinc3(x) = 3 (sin x - x cos x) / x^3``, at ``x = pi sqrt(u)``.
+
+    Working in ``u = x^2 / pi^2`` keeps the gradient finite at 0 (no sqrt singularity).
+
+    Args:
+        u: ``(...)`` squared radius in units where a reciprocal-lattice spacing is 1, >= 0.
+
+    Returns:
+        ``(...)`` transform, 1 at ``u = 0``.
+    """
+    x2 = (math.pi * math.pi) * u
+    small = 0.5 if u.dtype != torch.float64 else 1e-3
+    near = x2.detach() < small
+    x2_far = torch.where(near, torch.ones_like(x2), x2)
+    x = torch.sqrt(x2_far)
+    far = 3.0 * (torch.sin(x) / x - torch.cos(x)) / x2_far
+    x2_near = torch.where(near, x2, torch.zeros_like(x2))
+    series = 1.0 - x2_near / 10.0 + x2_near**2 / 280.0 - x2_near**3 / 15120.0
+    return torch.where(near, series, far)

@@ -1,0 +1,457 @@
+"""The render kernel: one pure function from (Params, Static) to an image.
+
+The C program loops, per pixel, over sensor layers, sub-pixels (slow, then fast), sources, phi
+steps and mosaic domains. Here every one of those loops is a tensor dimension, and pixels are
+processed in chunks so that peak memory stays bounded for any detector. The result matches the
+C program's float image, quirks included (see :class:`nb_core.options.Quirks`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nb_core.crystal.lattice import crystal_basis, lattice_vectors
+from nb_core.geometry.detector import DetectorFrame, detector_frame
+from nb_core.geometry.pixels import capture_fractions, solid_angles, subpixel_positions
+from nb_core.geometry.rotations import dot, unitize
+from nb_core.params import Params, Static
+from nb_core.physics.lattice_factors import nearest_index, sinc3_of_square, sincg
+from nb_core.physics.polarization import polarization_factor
+from nb_core.physics.structure_factors import (
+    interpolation_out_of_range,
+    lookup_nearest,
+    lookup_tricubic,
+)
+from nb_core.units import AVOGADRO, R_E_SQR
+
+__all__ = [
+    "DEFAULT_MAX_EVALUATIONS",
+    "Evaluation",
+    "evaluate_pixels",
+    "render",
+    "render_pixels",
+    "rendered_pixels",
+    "solid_angle_total",
+    "water_background",
+]
+
+#: Lattice evaluations held in memory at once (pixels x layers x sub-pixels x sources x phi x
+#: domains); the chunk size follows from it.
+DEFAULT_MAX_EVALUATIONS = 1 << 21
+
+_WATER_F = 2.57
+_WATER_MW = 18.0
+#: Volume ratio correction of the ROUND shape (sphere vs cube).
+_ROUND_SCALE = 0.723601254558268
+
+ProgressFn = Callable[[int, int], None]
+
+
+def water_background(params: Params) -> Tensor:
+    """Photons per steradian from the water around the crystal, before normalisation.
+
+    Args:
+        params: Parameters (fluence, water_size).
+
+    Returns:
+        ``()`` the C program's ``I_bg``.
+    """
+    w = params.water_size
+    return _WATER_F * _WATER_F * R_E_SQR * params.fluence * w * w * w * 1e6 * AVOGADRO / _WATER_MW
+
+
+def rendered_pixels(params: Params, static: Static) -> Tensor:
+    """Flat indices of the pixels the C program renders: inside the ROI and unmasked.
+
+    Args:
+        params: Parameters (mask).
+        static: Static options (roi, fpixels, spixels).
+
+    Returns:
+        ``(N,)`` int64 flat indices (slow * fpixels + fast), in raster order.
+    """
+    xmin, xmax, ymin, ymax = static.roi
+    dev = params.device
+    fast = torch.arange(static.fpixels, device=dev)
+    slow = torch.arange(static.spixels, device=dev)
+    keep = ((slow >= ymin) & (slow <= ymax))[:, None] & ((fast >= xmin) & (fast <= xmax))[None, :]
+    if params.mask is not None:
+        keep = keep & params.mask.to(device=dev, dtype=torch.bool)
+    return torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """Per-render quantities computed once and used by every chunk."""
+
+    frame: DetectorFrame
+    lattice: Tensor  # (Phi, M, 3, 3) rows a, b, c (m)
+    lattice_first: Tensor | None  # the same for the very first phi loop, if it differs
+    first_differs: Tensor | None  # (Phi,) bool: steps where lattice_first differs
+    reciprocal: Tensor  # (3, 3) rows a*, b*, c* (Å⁻¹)
+    i_bg: Tensor  # ()
+
+
+def _shared(params: Params, static: Static) -> _Shared:
+    frame = detector_frame(params, static)
+    lattice = lattice_vectors(params, static)
+    lattice_first = None
+    first_differs = None
+    if static.quirks.phi0 and static.phi_source_first != static.phi_source:
+        lattice_first = lattice_vectors(params, static, first_loop=True)
+        first_differs = torch.tensor(
+            [a != b for a, b in zip(static.phi_source_first, static.phi_source, strict=True)],
+            device=params.device,
+        )
+    basis = crystal_basis(params, static)
+    return _Shared(
+        frame=frame,
+        lattice=lattice,
+        lattice_first=lattice_first,
+        first_differs=first_differs,
+        reciprocal=basis.reciprocal.to(params.dtype),
+        i_bg=water_background(params),
+    )
+
+
+def _lattice_factor(hkl: Tensor, params: Params, static: Static, reciprocal: Tensor) -> Tensor:
+    """F_latt for every evaluation: ``(..., 3)`` fractional hkl to ``(...)``."""
+    n = params.n_cells
+    if static.shape == "square":
+        out = None
+        for axis in range(3):
+            factor = sincg(hkl[..., axis], n[axis])
+            factor = torch.where(n[axis] > 1.0, factor, torch.ones_like(factor))
+            out = factor if out is None else out * factor
+        assert out is not None
+        return out
+    nprod = n[0] * n[1] * n[2]
+    dh = hkl - nearest_index(hkl)
+    if static.shape == "round":
+        hrad_sqr = (dh * dh * (n * n)).sum(dim=-1)
+        return nprod * _ROUND_SCALE * sinc3_of_square(hrad_sqr * params.fudge)
+    dstar = dh @ reciprocal  # (..., 3) Å⁻¹
+    rad_star_sqr = dot(dstar, dstar) * (n[0] * n[0] * n[1] * n[1] * n[2] * n[2])
+    if static.shape == "gauss":
+        return nprod * torch.exp(-(rad_star_sqr / 0.63 * params.fudge))
+    return nprod * (rad_star_sqr * params.fudge < 0.3969).to(hkl.dtype)
+
+
+def _first_true(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Index of the first True along the last axis, and whether there is one."""
+    return mask.to(torch.uint8).argmax(dim=-1), mask.any(dim=-1)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every intermediate of a chunk of pixels, in the C program's loop order.
+
+    Shapes: P pixels, L layers, X sub-pixels, S sources, F phi steps, M domains.
+
+    Attributes:
+        positions: ``(P, L, X, 3)`` sub-pixel positions (m).
+        diffracted: ``(P, L, X, 3)`` unit diffracted directions.
+        omega: ``(P, L, X)`` solid angles (sr).
+        capture: ``(P, L, X)`` capture fractions.
+        scattering: ``(P, L, X, S, 3)`` scattering vectors (1/m).
+        passed: ``(P, L, X, S)`` bool: inside the -dmin cutoff.
+        polar: ``(P, L, X, S)`` polarization factors.
+        hkl: ``(P, L, X, S, F, M, 3)`` fractional Miller indices.
+        lattice_factor: ``(P, L, X, S, F, M)`` F_latt.
+        active: ``(P, L, X, S, F, M)`` bool: evaluations the C program does not skip.
+        f_cell: ``(P, L, X, S, F, M)`` structure-factor amplitudes.
+        term: ``(P, L, X, S, F, M)`` F_cell^2 F_latt^2 (0 where skipped).
+        intensity: ``(P,)`` the accumulated sum (the C program's ``I``).
+        value: ``(P,)`` pixel values (photons).
+        polar_used: ``(P,)`` the polarization factor that multiplied the pixel.
+        omega_used: ``(P,)`` the solid angle that multiplied the pixel.
+        capture_used: ``(P,)`` the capture fraction that multiplied the pixel.
+        interpolation_disabled: ``()`` bool state after this chunk.
+    """
+
+    positions: Tensor
+    diffracted: Tensor
+    omega: Tensor
+    capture: Tensor
+    scattering: Tensor
+    passed: Tensor
+    polar: Tensor
+    hkl: Tensor
+    lattice_factor: Tensor
+    active: Tensor
+    f_cell: Tensor
+    term: Tensor
+    intensity: Tensor
+    value: Tensor
+    polar_used: Tensor
+    omega_used: Tensor
+    capture_used: Tensor
+    interpolation_disabled: Tensor
+
+
+def evaluate_pixels(
+    pixel_index: Tensor,
+    params: Params,
+    static: Static,
+    *,
+    shared: _Shared | None = None,
+    interpolation_disabled: Tensor | None = None,
+    first_chunk: bool = False,
+) -> Evaluation:
+    """Evaluate a set of pixels (one chunk) exactly as the C program does, keeping intermediates.
+
+    Args:
+        pixel_index: ``(P,)`` flat pixel indices, in raster order.
+        params: Parameters.
+        static: Static options.
+        shared: Per-render quantities (computed if None).
+        interpolation_disabled: ``()`` bool: whether an earlier chunk already switched the
+            tricubic interpolation off (the C program does so for the rest of the run after the
+            first evaluation whose 4x4x4 block leaves the grid).
+        first_chunk: Whether ``pixel_index[0]`` is the first pixel of the run (phi0 quirk).
+
+    Returns:
+        Every intermediate, the pixel values and the updated interpolation state.
+    """
+    sh = _shared(params, static) if shared is None else shared
+    frame = sh.frame
+    dtype, dev = params.dtype, params.device
+    if interpolation_disabled is None:
+        interpolation_disabled = torch.zeros((), dtype=torch.bool, device=dev)
+    npix = pixel_index.shape[0]
+
+    pos = subpixel_positions(pixel_index, params, static, frame)  # (P, L, X, 3)
+    diffracted, airpath = unitize(pos)
+    omega = solid_angles(airpath, params, static, frame)  # (P, L, X)
+    capture = capture_fractions(diffracted, params, static, frame)  # (P, L, X)
+
+    incident = -params.source_directions  # (Src, 3)
+    lam = params.wavelength * params.source_wavelength_factors  # (Src,)
+    scattering = (diffracted[:, :, :, None, :] - incident) / lam[:, None]  # (P, L, X, Src, 3)
+
+    if static.has_dmin:
+        stol = 0.5 * torch.sqrt(dot(scattering, scattering).detach())
+        safe = torch.where(stol > 0, stol, torch.ones_like(stol))
+        cutoff = torch.where(stol > 0, 0.5 / safe, torch.full_like(stol, math.inf))
+        passed = ~((params.dmin > 0) & (params.dmin > cutoff))
+    else:
+        passed = torch.ones(scattering.shape[:-1], dtype=torch.bool, device=dev)
+
+    if static.nopolar and not static.oversample_polar:
+        polar = torch.ones(scattering.shape[:-1], dtype=dtype, device=dev)
+    else:
+        polar = polarization_factor(
+            params.polarization, incident, diffracted[:, :, :, None, :], params.polar_axis
+        )
+
+    hkl = torch.einsum("plxsk,fmjk->plxsfmj", scattering, sh.lattice)  # (P, L, X, Src, Phi, M, 3)
+    if first_chunk and sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
+        # The very first phi loop of the run rotates from the unrotated lattice.
+        first_src, any_pass = _first_true(passed[0, 0, 0])
+        alt = torch.einsum("sk,fmjk->sfmj", scattering[0, 0, 0], sh.lattice_first)
+        src_mask = (torch.arange(static.sources, device=dev) == first_src) & any_pass
+        use = src_mask[:, None] & sh.first_differs[None, :]
+        first = torch.where(use[:, :, None, None], alt, hkl[0, 0, 0])
+        hkl = _replace_first(hkl, first)
+
+    lat = _lattice_factor(hkl, params, static, sh.reciprocal)  # (P, L, X, Src, Phi, M)
+    passed_e = passed[..., None, None]
+    active = passed_e & ((lat != 0) | static.has_water)
+
+    if not static.has_hkl:
+        f_cell = params.default_F.expand_as(lat)
+    else:
+        hkl0 = nearest_index(hkl)
+        f_near = lookup_nearest(params.f_grid, static.grid_origin, hkl0, params.default_F)
+        if static.interpolate:
+            grid_shape = (params.f_grid.shape[0], params.f_grid.shape[1], params.f_grid.shape[2])
+            oor = interpolation_out_of_range(hkl, static.grid_origin, grid_shape) & active
+            order = torch.arange(oor.numel(), device=dev).reshape(oor.shape)
+            big = torch.full_like(order, oor.numel())
+            first_oor = torch.where(oor, order, big).min()
+            enabled = ~interpolation_disabled
+            use_interp = enabled & (order < first_oor)
+            at_first = enabled & (order == first_oor)
+            f_interp = lookup_tricubic(params.f_grid, static.grid_origin, hkl)
+            f_cell = torch.where(
+                use_interp, f_interp, torch.where(at_first, params.default_F, f_near)
+            )
+            interpolation_disabled = interpolation_disabled | oor.any()
+        else:
+            f_cell = f_near
+
+    term = f_cell * f_cell * lat * lat
+    term = torch.where(passed_e, term, torch.zeros_like(term))
+
+    # Factors cached from the first sub-sample unless an -oversample_* switch asks otherwise.
+    omega_used = omega[:, 0, 0]
+    capture_used = capture[:, -1, 0]
+    polar_flat = polar.reshape(npix, -1)
+    first_idx, any_pass = _first_true(passed.reshape(npix, -1))
+    polar_used = polar_flat.gather(1, first_idx[:, None])[:, 0]
+    polar_used = torch.where(any_pass, polar_used, torch.zeros_like(polar_used))
+    if static.nopolar and not static.oversample_polar:
+        polar_used = torch.ones_like(polar_used)
+
+    i_bg = sh.i_bg
+    if static.compounding:
+        mult = torch.ones((), dtype=dtype, device=dev)
+        if static.oversample_thick:
+            mult = mult * capture[..., None, None, None]
+        if static.oversample_polar:
+            mult = mult * polar[..., None, None]
+        if static.oversample_omega:
+            mult = mult * omega[..., None, None, None]
+        mult = torch.where(active, mult, torch.ones_like(mult)).reshape(npix, -1)
+        terms = term.reshape(npix, -1)
+        if static.quirks.oversample:
+            suffix = torch.flip(torch.cumprod(torch.flip(mult, (1,)), dim=1), (1,))
+            intensity = i_bg * suffix[:, 0] + (terms * suffix).sum(dim=1)
+        else:
+            intensity = i_bg * mult[:, 0] + (terms * mult).sum(dim=1)
+    else:
+        intensity = i_bg + term.reshape(npix, -1).sum(dim=1)
+
+    value = R_E_SQR * params.fluence * intensity / static.steps
+    if not static.oversample_thick:
+        value = value * capture_used
+    if not static.oversample_polar:
+        value = value * polar_used
+    if not static.oversample_omega:
+        value = value * omega_used
+    return Evaluation(
+        positions=pos,
+        diffracted=diffracted,
+        omega=omega,
+        capture=capture,
+        scattering=scattering,
+        passed=passed,
+        polar=polar,
+        hkl=hkl,
+        lattice_factor=lat,
+        active=active,
+        f_cell=f_cell,
+        term=term,
+        intensity=intensity,
+        value=value,
+        polar_used=polar_used,
+        omega_used=omega_used,
+        capture_used=capture_used,
+        interpolation_disabled=interpolation_disabled,
+    )
+
+
+def render_pixels(
+    pixel_index: Tensor,
+    params: Params,
+    static: Static,
+    *,
+    shared: _Shared | None = None,
+    interpolation_disabled: Tensor | None = None,
+    first_chunk: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Render a set of pixels (one chunk); see :func:`evaluate_pixels`.
+
+    Returns:
+        ``(values, interpolation_disabled)``: ``(P,)`` pixel values (photons) and the updated
+        interpolation state.
+    """
+    ev = evaluate_pixels(
+        pixel_index,
+        params,
+        static,
+        shared=shared,
+        interpolation_disabled=interpolation_disabled,
+        first_chunk=first_chunk,
+    )
+    return ev.value, ev.interpolation_disabled
+
+
+def _replace_first(hkl: Tensor, first: Tensor) -> Tensor:
+    """``hkl`` with ``hkl[0, 0, 0]`` replaced by ``first`` (out of place, differentiable)."""
+    sub0 = torch.cat((first[None], hkl[0, 0, 1:]), dim=0)
+    layer0 = torch.cat((sub0[None], hkl[0, 1:]), dim=0)
+    return torch.cat((layer0[None], hkl[1:]), dim=0)
+
+
+def _chunk_size(static: Static, max_evaluations: int) -> int:
+    per_pixel = max(1, static.evaluations_per_pixel)
+    budget = max_evaluations // 16 if (static.interpolate and static.has_hkl) else max_evaluations
+    return max(1, budget // per_pixel)
+
+
+def render(
+    params: Params,
+    static: Static,
+    *,
+    max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+    progress: ProgressFn | None = None,
+) -> Tensor:
+    """Render the float image of an experiment.
+
+    Args:
+        params: Parameters (dtype and device of the result come from them).
+        static: Static options.
+        max_evaluations: Lattice evaluations per chunk; bounds peak memory.
+        progress: Called with (pixels done, pixels total) after each chunk.
+
+    Returns:
+        ``(spixels, fpixels)`` image in photons per pixel; pixels outside the ROI or masked
+        are 0.
+    """
+    sh = _shared(params, static)
+    pixels = rendered_pixels(params, static)
+    total = int(pixels.shape[0])
+    chunk = _chunk_size(static, max_evaluations)
+    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
+    values = []
+    for start in range(0, total, chunk):
+        part, disabled = render_pixels(
+            pixels[start : start + chunk],
+            params,
+            static,
+            shared=sh,
+            interpolation_disabled=disabled,
+            first_chunk=start == 0,
+        )
+        values.append(part)
+        if progress is not None:
+            progress(min(start + chunk, total), total)
+    npixels = static.fpixels * static.spixels
+    flat = torch.zeros(npixels, dtype=params.dtype, device=params.device)
+    if values:
+        all_values = torch.cat(values)
+        if total == npixels:
+            flat = all_values
+        else:
+            flat = flat.index_put((pixels,), all_values)
+    return flat.reshape(static.spixels, static.fpixels)
+
+
+def solid_angle_total(params: Params, static: Static) -> Tensor:
+    """The C program's ``omega_sum / steps``: solid angle subtended by the rendered pixels (sr).
+
+    Args:
+        params: Parameters.
+        static: Static options.
+
+    Returns:
+        ``()`` solid angle (sr).
+    """
+    frame = detector_frame(params, static)
+    pixels = rendered_pixels(params, static)
+    total = torch.zeros((), dtype=params.dtype, device=params.device)
+    chunk = max(1, (1 << 20) // max(1, static.layers * static.subpixels))
+    for start in range(0, int(pixels.shape[0]), chunk):
+        pos = subpixel_positions(pixels[start : start + chunk], params, static, frame)
+        _, airpath = unitize(pos)
+        omega = solid_angles(airpath, params, static, frame)
+        if not static.oversample_omega:
+            omega = omega[:, :1, :1].expand_as(omega)
+        total = total + omega.sum()
+    return total / static.steps

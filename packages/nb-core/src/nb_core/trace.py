@@ -1,0 +1,185 @@
+"""Pixel traces: every quantity the C program computes for one pixel.
+
+:func:`trace_pixel` evaluates one pixel with the render kernel and keeps what the C program's
+``-printout`` block shows: the values its variables hold after the pixel's loops end (the
+last sub-pixel, source, phi step and domain it evaluated), plus the full per-evaluation
+tensors for deeper inspection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nb_core.params import Params, Static
+from nb_core.render import Evaluation, _shared, evaluate_pixels, rendered_pixels
+
+__all__ = ["PixelTrace", "format_printout", "trace_pixel"]
+
+
+@dataclass(frozen=True)
+class PixelTrace:
+    """What the C program's variables hold after one pixel's loops.
+
+    Attributes:
+        fpixel: Fast pixel index.
+        spixel: Slow pixel index.
+        stol: sin(theta)/lambda of the last sub-pixel and source (1/m).
+        stol_beam_x: The C program's second stol, from the position assuming a beam along x (1/Å).
+        position: ``(3,)`` last sub-pixel position (m).
+        hkl: ``(3,)`` last fractional Miller indices.
+        hkl0: ``(3,)`` nearest integer indices.
+        f_cell: Last structure factor looked up.
+        f_latt: Last lattice factor.
+        intensity: Accumulated sum before normalisation (the C program's ``I``).
+        intensity_per_step: ``intensity / steps``.
+        polar: Polarization factor applied.
+        omega: Solid angle applied (sr).
+        capture: Capture fraction applied.
+        pixel: Final pixel value (photons, float32 as stored).
+        cell: ``(3, 3)`` last rotated real-space vectors a, b, c as rows (Å).
+        evaluation: Every intermediate of the pixel (batch of one).
+    """
+
+    fpixel: int
+    spixel: int
+    stol: float
+    stol_beam_x: float
+    position: list[float]
+    hkl: list[float]
+    hkl0: list[int]
+    f_cell: float
+    f_latt: float
+    intensity: float
+    intensity_per_step: float
+    polar: float
+    omega: float
+    capture: float
+    pixel: float
+    cell: list[list[float]]
+    evaluation: Evaluation
+
+
+def _last_true(mask: Tensor) -> int:
+    flat = mask.reshape(-1)
+    idx = torch.nonzero(flat, as_tuple=False)
+    return int(idx[-1]) if idx.numel() else -1
+
+
+def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> PixelTrace:
+    """Trace one pixel.
+
+    Interpolation state from earlier pixels is taken into account by evaluating every
+    rendered pixel before it (cheap for the small images traces are used on).
+
+    Args:
+        params: Parameters.
+        static: Static options.
+        fpixel: Fast index.
+        spixel: Slow index.
+
+    Returns:
+        The trace.
+    """
+    sh = _shared(params, static)
+    flat = spixel * static.fpixels + fpixel
+    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
+    pixels = rendered_pixels(params, static)
+    first = bool(pixels.numel()) and int(pixels[0]) == flat
+    if static.interpolate and static.has_hkl:
+        before = pixels[pixels < flat]
+        if before.numel():
+            disabled = evaluate_pixels(before, params, static, shared=sh).interpolation_disabled
+    index = torch.tensor([flat], device=params.device)
+    ev = evaluate_pixels(
+        index, params, static, shared=sh, interpolation_disabled=disabled, first_chunk=first
+    )
+    lam0 = float(params.wavelength)
+    pos = ev.positions[0, -1, -1]
+    scat = ev.scattering[0, -1, -1, -1]
+    stol = 0.5 * float(torch.linalg.vector_norm(scat))
+    twotheta = math.atan2(math.hypot(float(pos[1]), float(pos[2])), float(pos[0]))
+    evaluated = ev.passed[0][..., None, None].expand_as(ev.lattice_factor)
+    last = _last_true(evaluated)
+    last_cell = _last_true(ev.active[0])
+    shape = ev.lattice_factor.shape[1:]
+    if last >= 0:
+        li, xi, si, fi, mi = _unravel(last, shape)
+        hkl = ev.hkl[0, li, xi, si, fi, mi]
+        f_latt = float(ev.lattice_factor[0, li, xi, si, fi, mi])
+        cell = sh.lattice[fi, mi] * 1e10
+    else:
+        hkl = torch.zeros(3, dtype=params.dtype)
+        f_latt = 0.0
+        cell = sh.lattice[0, 0] * 1e10
+    f_cell = float(ev.f_cell[0].reshape(-1)[last_cell]) if last_cell >= 0 else 0.0
+    hkl0 = [math.ceil(float(x) - 0.5) for x in hkl]
+    intensity = float(ev.intensity[0])
+    polar = float(ev.polar_used[0])
+    if static.oversample_polar:
+        last_src = _last_true(ev.passed[0])
+        polar = float(ev.polar[0].reshape(-1)[last_src]) if last_src >= 0 else 0.0
+    omega = float(ev.omega[0, -1, -1]) if static.oversample_omega else float(ev.omega_used[0])
+    capture = float(ev.capture[0, -1, -1]) if static.oversample_thick else float(ev.capture_used[0])
+    return PixelTrace(
+        fpixel=fpixel,
+        spixel=spixel,
+        stol=stol,
+        stol_beam_x=math.sin(twotheta / 2.0) / (lam0 * 1e10),
+        position=[float(x) for x in pos],
+        hkl=[float(x) for x in hkl],
+        hkl0=hkl0,
+        f_cell=f_cell,
+        f_latt=f_latt,
+        intensity=intensity,
+        intensity_per_step=intensity / static.steps,
+        polar=polar,
+        omega=omega,
+        capture=capture,
+        pixel=float(torch.tensor(float(ev.value[0]), dtype=torch.float32)),
+        cell=[[float(x) for x in row] for row in cell],
+        evaluation=ev,
+    )
+
+
+def _unravel(index: int, shape: torch.Size) -> tuple[int, ...]:
+    out = []
+    for size in reversed(shape):
+        out.append(index % size)
+        index //= size
+    return tuple(reversed(out))
+
+
+def format_printout(trace: PixelTrace, pixel_value: float | None = None) -> list[str]:
+    """The C program's ``-printout`` block for a traced pixel.
+
+    Args:
+        trace: The trace.
+        pixel_value: The stored pixel value to print (default: the trace's own).
+
+    Returns:
+        Lines, as the C program prints them.
+    """
+    t = trace
+    value = t.pixel if pixel_value is None else pixel_value
+    a, b, c = t.cell
+    lines = [
+        f"{t.fpixel:4d} {t.spixel:4d} : stol = {t.stol:g} or {t.stol_beam_x:g}",
+        f"at {t.position[0]:g} {t.position[1]:g} {t.position[2]:g}",
+        f"hkl= {t.hkl[0]:f} {t.hkl[1]:f} {t.hkl[2]:f}  hkl0= {t.hkl0[0]} {t.hkl0[1]} {t.hkl0[2]}",
+        f" F_cell={t.f_cell:g}  F_latt={t.f_latt:g}   I = {t.intensity:g}",
+        f"I/steps {t.intensity_per_step:15.10g}",
+        f"polar   {t.polar:15.10g}",
+        f"omega   {t.omega:15.10g}",
+        f"capfrac {t.capture:15.10g}",
+        f"pixel   {value:15.10g}",
+        "real-space cell vectors (Angstrom):",
+        "     %-10s  %-10s  %-10s" % ("a", "b", "c"),
+        f"X: {a[0]:11.8f} {b[0]:11.8f} {c[0]:11.8f}",
+        f"Y: {a[1]:11.8f} {b[1]:11.8f} {c[1]:11.8f}",
+        f"Z: {a[2]:11.8f} {b[2]:11.8f} {c[2]:11.8f}",
+    ]
+    return lines
