@@ -1,0 +1,79 @@
+"""The ``nb`` command: a thin Typer app over plain functions."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from nb_core.errors import InputError
+
+app = typer.Typer(
+    name="nb",
+    help="nb: a differentiable PyTorch nanoBragg. Same flags, same images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_RAW = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command(context_settings=_RAW)
+def simulate(ctx: typer.Context) -> None:
+    """Simulate a diffraction image from nanoBragg flags (see 'nb simulate --help')."""
+    from nb_cli.help import print_flag_help
+    from nb_cli.runner import simulate_command
+
+    args = list(ctx.args)
+    if any(a in ("-h", "--help", "-help") for a in args):
+        print_flag_help()
+        raise typer.Exit(0)
+    raise typer.Exit(simulate_command(args))
+
+
+@app.command()
+def demo(
+    outdir: Annotated[str, typer.Option(help="folder for the images")] = "out/demo",
+    dtype: Annotated[str, typer.Option(help="float32 or float64")] = "float32",
+) -> None:
+    """Simulate a real Pilatus 6M frame (the shared A.mat and scaled.hkl) into OUTDIR."""
+    from nb_cli.runner import demo_command
+
+    raise typer.Exit(demo_command(outdir, dtype))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``nb`` in-process and return its exit code.
+
+    Args:
+        argv: Arguments after ``nb``, e.g. ``["simulate", "-cell", "100", ...]``; defaults to
+            ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: 0 on success, 2 for bad input.
+    """
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="nb", standalone_mode=False)
+    except InputError as exc:
+        sys.stderr.write(f"nb: error: {exc}\n")
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        sys.stderr.write("nb: aborted\n")
+        return 130
+    except click.ClickException as exc:
+        sys.stderr.write(f"nb: error: {exc.format_message()}\n")
+        return 2
+    return int(result or 0) if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""nb_parity: proof that nb matches the nanoBragg C program."""
