@@ -206,7 +206,6 @@ def run_simulation(
     if prepared.inputs.fgrid_from == "hkl" and prepared.inputs.fgrid is not None:
         dump = _out_path(base, s.dump_file)
         write_fdump(dump, prepared.inputs.fgrid)
-        say(f"writing dump file for next time: {s.dump_file}")
         written.append(dump)
     noise = s.write_noise
     for line in resolution_lines(exp, s, noise=noise):

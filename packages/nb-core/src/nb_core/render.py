@@ -20,18 +20,25 @@ from nb_core.geometry.detector import DetectorFrame, detector_frame
 from nb_core.geometry.pixels import capture_fractions, solid_angles, subpixel_positions
 from nb_core.geometry.rotations import dot, unitize
 from nb_core.params import Params, Static
-from nb_core.physics.lattice_factors import nearest_index, sinc3_of_square, sincg
+from nb_core.physics.lattice_factors import (
+    nearest_index,
+    sinc3_of_square,
+    sincg_offset,
+    sincg_sign,
+)
 from nb_core.physics.polarization import polarization_factor
 from nb_core.physics.structure_factors import (
     interpolation_out_of_range,
-    lookup_nearest,
+    lookup_nearest_padded,
     lookup_tricubic,
+    pad_grid,
 )
 from nb_core.units import AVOGADRO, R_E_SQR
 
 __all__ = [
     "DEFAULT_MAX_EVALUATIONS",
     "Evaluation",
+    "lattice_factor_signed",
     "evaluate_pixels",
     "render",
     "render_pixels",
@@ -95,6 +102,7 @@ class _Shared:
     first_differs: Tensor | None  # (Phi,) bool: steps where lattice_first differs
     reciprocal: Tensor  # (3, 3) rows a*, b*, c* (Å⁻¹)
     i_bg: Tensor  # ()
+    padded_grid: Tensor | None  # (H + 2, K + 2, L + 2) amplitudes padded with default_F
 
 
 def _shared(params: Params, static: Static) -> _Shared:
@@ -116,30 +124,77 @@ def _shared(params: Params, static: Static) -> _Shared:
         first_differs=first_differs,
         reciprocal=basis.reciprocal.to(params.dtype),
         i_bg=water_background(params),
+        padded_grid=pad_grid(params.f_grid, params.default_F) if static.has_hkl else None,
     )
 
 
-def _lattice_factor(hkl: Tensor, params: Params, static: Static, reciprocal: Tensor) -> Tensor:
-    """F_latt for every evaluation: ``(..., 3)`` fractional hkl to ``(...)``."""
+def _lattice_factor_sq(
+    hkl: Tensor, hkl0: Tensor, params: Params, static: Static, reciprocal: Tensor
+) -> Tensor:
+    """F_latt^2 for every evaluation.
+
+    Args:
+        hkl: ``(3, ...)`` fractional Miller indices, axis first.
+        hkl0: ``(3, ...)`` nearest integers (``ceil(h - 0.5)``).
+        params: Parameters (n_cells, fudge).
+        static: Static options (shape).
+        reciprocal: ``(3, 3)`` rows a*, b*, c* (Å⁻¹).
+
+    Returns:
+        ``(...)`` squared lattice factor.
+    """
     n = params.n_cells
+    delta = hkl - hkl0
     if static.shape == "square":
         out = None
         for axis in range(3):
-            factor = sincg(hkl[..., axis], n[axis])
+            factor = sincg_offset(delta[axis], n[axis])
             factor = torch.where(n[axis] > 1.0, factor, torch.ones_like(factor))
-            out = factor if out is None else out * factor
+            sq = factor * factor
+            out = sq if out is None else out * sq
         assert out is not None
         return out
     nprod = n[0] * n[1] * n[2]
-    dh = hkl - nearest_index(hkl)
     if static.shape == "round":
-        hrad_sqr = (dh * dh * (n * n)).sum(dim=-1)
-        return nprod * _ROUND_SCALE * sinc3_of_square(hrad_sqr * params.fudge)
-    dstar = dh @ reciprocal  # (..., 3) Å⁻¹
-    rad_star_sqr = dot(dstar, dstar) * (n[0] * n[0] * n[1] * n[1] * n[2] * n[2])
+        hrad_sqr = delta[0] ** 2 * n[0] ** 2 + delta[1] ** 2 * n[1] ** 2 + delta[2] ** 2 * n[2] ** 2
+        lat = nprod * _ROUND_SCALE * sinc3_of_square(hrad_sqr * params.fudge)
+        return lat * lat
+    dstar = [
+        delta[0] * reciprocal[0, k] + delta[1] * reciprocal[1, k] + delta[2] * reciprocal[2, k]
+        for k in range(3)
+    ]
+    rad_star_sqr = (dstar[0] ** 2 + dstar[1] ** 2 + dstar[2] ** 2) * (
+        n[0] * n[0] * n[1] * n[1] * n[2] * n[2]
+    )
     if static.shape == "gauss":
-        return nprod * torch.exp(-(rad_star_sqr / 0.63 * params.fudge))
-    return nprod * (rad_star_sqr * params.fudge < 0.3969).to(hkl.dtype)
+        lat = nprod * torch.exp(-(rad_star_sqr / 0.63 * params.fudge))
+    else:
+        lat = nprod * (rad_star_sqr * params.fudge < 0.3969).to(hkl.dtype)
+    return lat * lat
+
+
+def lattice_factor_signed(hkl: Tensor, params: Params, static: Static, reciprocal: Tensor) -> Tensor:
+    """F_latt with the C program's sign (for traces).
+
+    Args:
+        hkl: ``(3, ...)`` fractional Miller indices, axis first.
+        params: Parameters.
+        static: Static options.
+        reciprocal: ``(3, 3)`` rows a*, b*, c* (Å⁻¹).
+
+    Returns:
+        ``(...)`` lattice factor.
+    """
+    hkl0 = nearest_index(hkl)
+    magnitude = torch.sqrt(_lattice_factor_sq(hkl, hkl0, params, static, reciprocal))
+    if static.shape != "square":
+        return magnitude
+    n = params.n_cells
+    sign = torch.ones_like(magnitude)
+    for axis in range(3):
+        s = sincg_sign(hkl0[axis], n[axis])
+        sign = sign * torch.where(n[axis] > 1.0, s, torch.ones_like(s))
+    return sign * magnitude
 
 
 def _first_true(mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -161,8 +216,8 @@ class Evaluation:
         scattering: ``(P, L, X, S, 3)`` scattering vectors (1/m).
         passed: ``(P, L, X, S)`` bool: inside the -dmin cutoff.
         polar: ``(P, L, X, S)`` polarization factors.
-        hkl: ``(P, L, X, S, F, M, 3)`` fractional Miller indices.
-        lattice_factor: ``(P, L, X, S, F, M)`` F_latt.
+        hkl: ``(3, P, L, X, S, F, M)`` fractional Miller indices, axis first.
+        lattice_factor_sq: ``(P, L, X, S, F, M)`` F_latt^2.
         active: ``(P, L, X, S, F, M)`` bool: evaluations the C program does not skip.
         f_cell: ``(P, L, X, S, F, M)`` structure-factor amplitudes.
         term: ``(P, L, X, S, F, M)`` F_cell^2 F_latt^2 (0 where skipped).
@@ -182,7 +237,7 @@ class Evaluation:
     passed: Tensor
     polar: Tensor
     hkl: Tensor
-    lattice_factor: Tensor
+    lattice_factor_sq: Tensor
     active: Tensor
     f_cell: Tensor
     term: Tensor
@@ -249,25 +304,31 @@ def evaluate_pixels(
             params.polarization, incident, diffracted[:, :, :, None, :], params.polar_axis
         )
 
-    hkl = torch.einsum("plxsk,fmjk->plxsfmj", scattering, sh.lattice)  # (P, L, X, Src, Phi, M, 3)
+    # Miller indices, axis first: (3, P, L, X, Src, Phi, M).
+    hkl = torch.einsum("plxsk,fmjk->jplxsfm", scattering, sh.lattice)
     if first_chunk and sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
         # The very first phi loop of the run rotates from the unrotated lattice.
         first_src, any_pass = _first_true(passed[0, 0, 0])
-        alt = torch.einsum("sk,fmjk->sfmj", scattering[0, 0, 0], sh.lattice_first)
+        alt = torch.einsum("sk,fmjk->jsfm", scattering[0, 0, 0], sh.lattice_first)
         src_mask = (torch.arange(static.sources, device=dev) == first_src) & any_pass
         use = src_mask[:, None] & sh.first_differs[None, :]
-        first = torch.where(use[:, :, None, None], alt, hkl[0, 0, 0])
+        first = torch.where(use[None, :, :, None], alt, hkl[:, 0, 0, 0])
         hkl = _replace_first(hkl, first)
 
-    lat = _lattice_factor(hkl, params, static, sh.reciprocal)  # (P, L, X, Src, Phi, M)
+    hkl0 = nearest_index(hkl)
+    lat_sq = _lattice_factor_sq(hkl, hkl0, params, static, sh.reciprocal)  # (P, L, X, Src, Phi, M)
     passed_e = passed[..., None, None]
-    active = passed_e & ((lat != 0) | static.has_water)
-
-    if not static.has_hkl:
-        f_cell = params.default_F.expand_as(lat)
+    need_active = static.compounding or (static.interpolate and static.has_hkl)
+    if need_active:
+        active = passed_e & ((lat_sq != 0) | static.has_water)
     else:
-        hkl0 = nearest_index(hkl)
-        f_near = lookup_nearest(params.f_grid, static.grid_origin, hkl0, params.default_F)
+        active = passed_e.expand_as(lat_sq)
+
+    if not static.has_hkl or sh.padded_grid is None:
+        f_sq = (params.default_F * params.default_F).expand_as(lat_sq)
+        f_cell = params.default_F.expand_as(lat_sq)
+    else:
+        f_near = lookup_nearest_padded(sh.padded_grid, static.grid_origin, hkl0)
         if static.interpolate:
             grid_shape = (params.f_grid.shape[0], params.f_grid.shape[1], params.f_grid.shape[2])
             oor = interpolation_out_of_range(hkl, static.grid_origin, grid_shape) & active
@@ -284,9 +345,11 @@ def evaluate_pixels(
             interpolation_disabled = interpolation_disabled | oor.any()
         else:
             f_cell = f_near
+        f_sq = f_cell * f_cell
 
-    term = f_cell * f_cell * lat * lat
-    term = torch.where(passed_e, term, torch.zeros_like(term))
+    term = f_sq * lat_sq
+    if static.has_dmin:
+        term = torch.where(passed_e, term, torch.zeros_like(term))
 
     # Factors cached from the first sub-sample unless an -oversample_* switch asks otherwise.
     omega_used = omega[:, 0, 0]
@@ -333,7 +396,7 @@ def evaluate_pixels(
         passed=passed,
         polar=polar,
         hkl=hkl,
-        lattice_factor=lat,
+        lattice_factor_sq=lat_sq,
         active=active,
         f_cell=f_cell,
         term=term,
@@ -373,10 +436,10 @@ def render_pixels(
 
 
 def _replace_first(hkl: Tensor, first: Tensor) -> Tensor:
-    """``hkl`` with ``hkl[0, 0, 0]`` replaced by ``first`` (out of place, differentiable)."""
-    sub0 = torch.cat((first[None], hkl[0, 0, 1:]), dim=0)
-    layer0 = torch.cat((sub0[None], hkl[0, 1:]), dim=0)
-    return torch.cat((layer0[None], hkl[1:]), dim=0)
+    """``hkl[:, 0, 0, 0]`` replaced by ``first`` (out of place, differentiable)."""
+    sub0 = torch.cat((first[:, None], hkl[:, 0, 0, 1:]), dim=1)
+    layer0 = torch.cat((sub0[:, None], hkl[:, 0, 1:]), dim=1)
+    return torch.cat((layer0[:, None], hkl[:, 1:]), dim=1)
 
 
 def _chunk_size(static: Static, max_evaluations: int) -> int:

@@ -702,6 +702,7 @@ def resolve(
             log(f"initializing to default_F = {s.default_F:g}:")
             log("done initializing:")
         log(f"re-reading {s.hkl_file}")
+        log(f"writing dump file for next time: {s.dump_file}")
     for tic in range(thicksteps):
         log(f"thick{tic} = {thickstep * tic * 1e6:g} um")
     for tic, phi in enumerate(phis):

@@ -15,7 +15,13 @@ import torch
 from torch import Tensor
 
 from nb_core.params import Params, Static
-from nb_core.render import Evaluation, _shared, evaluate_pixels, rendered_pixels
+from nb_core.render import (
+    Evaluation,
+    _shared,
+    evaluate_pixels,
+    lattice_factor_signed,
+    rendered_pixels,
+)
 
 __all__ = ["PixelTrace", "format_printout", "trace_pixel"]
 
@@ -102,20 +108,24 @@ def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> Pix
     scat = ev.scattering[0, -1, -1, -1]
     stol = 0.5 * float(torch.linalg.vector_norm(scat))
     twotheta = math.atan2(math.hypot(float(pos[1]), float(pos[2])), float(pos[0]))
-    evaluated = ev.passed[0][..., None, None].expand_as(ev.lattice_factor)
+    evaluated = ev.passed[0][..., None, None].expand_as(ev.lattice_factor_sq[0])
     last = _last_true(evaluated)
-    last_cell = _last_true(ev.active[0])
-    shape = ev.lattice_factor.shape[1:]
+    active = ev.passed[0][..., None, None] & (
+        (ev.lattice_factor_sq[0] != 0) | static.has_water
+    )
+    last_cell = _last_true(active)
+    shape = ev.lattice_factor_sq.shape[1:]
     if last >= 0:
         li, xi, si, fi, mi = _unravel(last, shape)
-        hkl = ev.hkl[0, li, xi, si, fi, mi]
-        f_latt = float(ev.lattice_factor[0, li, xi, si, fi, mi])
+        hkl = ev.hkl[:, 0, li, xi, si, fi, mi]
+        f_latt = float(lattice_factor_signed(hkl[:, None], params, static, sh.reciprocal)[0])
         cell = sh.lattice[fi, mi] * 1e10
     else:
         hkl = torch.zeros(3, dtype=params.dtype)
         f_latt = 0.0
         cell = sh.lattice[0, 0] * 1e10
-    f_cell = float(ev.f_cell[0].reshape(-1)[last_cell]) if last_cell >= 0 else 0.0
+    f_cells = ev.f_cell[0].expand_as(ev.lattice_factor_sq[0]).reshape(-1)
+    f_cell = float(f_cells[last_cell]) if last_cell >= 0 else 0.0
     hkl0 = [math.ceil(float(x) - 0.5) for x in hkl]
     intensity = float(ev.intensity[0])
     polar = float(ev.polar_used[0])

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["nearest_index", "sin_cos_pi", "sinc3_of_square", "sincg"]
+__all__ = ["nearest_index", "sin_cos_pi", "sinc3_of_square", "sincg", "sincg_offset", "sincg_sign"]
 
 
 def nearest_index(h: Tensor) -> Tensor:
@@ -86,3 +86,41 @@ def sinc3_of_square(u: Tensor) -> Tensor:
     x2_near = torch.where(near, x2, torch.zeros_like(x2))
     series = 1.0 - x2_near / 10.0 + x2_near**2 / 280.0 - x2_near**3 / 15120.0
     return torch.where(near, series, far)
+
+
+def sincg_offset(delta: Tensor, n: Tensor) -> Tensor:
+    """``sin(pi n d) / sin(pi d)`` at the offset ``d = h - h0`` from the nearest integer.
+
+    For integer ``n`` this is ``|sincg(h, n)|`` up to the sign ``(-1)^(h0 (n - 1))`` (see
+    :func:`sincg_sign`), which cancels in intensities. For non-integer ``n`` (refinement) it is
+    the smooth continuation around each lattice node, without the poles of
+    ``sin(pi n h) / sin(pi h)``. Finite, with finite gradients, at ``d = 0`` (value ``n``).
+
+    Args:
+        delta: ``(...)`` offsets from the nearest integer, in [-0.5, 0.5].
+        n: number of cells, broadcast against ``delta``.
+
+    Returns:
+        ``(...)`` lattice factor magnitude.
+    """
+    eps = 1e-9 if delta.dtype == torch.float64 else 1e-4
+    near = torch.abs(delta.detach()) < eps
+    d_safe = torch.where(near, torch.full_like(delta, 0.25), delta)
+    far = torch.sin((math.pi * n) * d_safe) / torch.sin(math.pi * d_safe)
+    d_near = torch.where(near, delta, torch.zeros_like(delta))
+    x2 = (math.pi * d_near) ** 2
+    near_value = n * (1.0 - x2 * (n * n - 1.0) / 6.0)
+    return torch.where(near, near_value, far)
+
+
+def sincg_sign(h0: Tensor, n: Tensor) -> Tensor:
+    """Sign ``(-1)^(h0 (n - 1))`` with which ``sincg`` differs from :func:`sincg_offset`.
+
+    Args:
+        h0: ``(...)`` integer-valued nearest indices.
+        n: integer-valued number of cells.
+
+    Returns:
+        ``(...)`` ±1.
+    """
+    return 1.0 - 2.0 * torch.remainder(h0 * (n - 1.0), 2.0)

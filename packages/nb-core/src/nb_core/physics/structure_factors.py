@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["interpolation_out_of_range", "lookup_nearest", "lookup_tricubic"]
+__all__ = [
+    "interpolation_out_of_range",
+    "lookup_nearest",
+    "lookup_nearest_padded",
+    "lookup_tricubic",
+    "pad_grid",
+]
 
 
 def _flat_index(idx: Tensor, shape: tuple[int, int, int]) -> Tensor:
@@ -42,17 +48,21 @@ def interpolation_out_of_range(
     """Whether the 4x4x4 block around ``floor(hkl)`` would leave the grid (the C program's test).
 
     Args:
-        hkl: ``(..., 3)`` fractional Miller indices.
+        hkl: ``(3, ...)`` fractional Miller indices, axis first.
         origin: ``(h_min, k_min, l_min)``.
         shape: ``(H, K, L)`` grid shape.
 
     Returns:
         ``(...)`` bool.
     """
-    org = torch.tensor(origin, dtype=hkl.dtype, device=hkl.device)
-    rng = torch.tensor(shape, dtype=hkl.dtype, device=hkl.device)
     h = hkl.detach()
-    return ((h - org + 3 > rng) | (h - 2 < org)).any(dim=-1)
+    out = None
+    for axis in range(3):
+        x = h[axis]
+        bad = (x - origin[axis] + 3 > shape[axis]) | (x - 2 < origin[axis])
+        out = bad if out is None else out | bad
+    assert out is not None
+    return out
 
 
 def _lagrange_weights(t: Tensor) -> Tensor:
@@ -78,23 +88,60 @@ def lookup_tricubic(grid: Tensor, origin: tuple[int, int, int], hkl: Tensor) -> 
     Args:
         grid: ``(H, K, L)`` amplitudes.
         origin: ``(h_min, k_min, l_min)``.
-        hkl: ``(..., 3)`` fractional Miller indices.
+        hkl: ``(3, ...)`` fractional Miller indices, axis first.
 
     Returns:
         ``(...)`` interpolated amplitudes.
     """
     shape = (grid.shape[0], grid.shape[1], grid.shape[2])
-    base = torch.floor(hkl.detach())
-    t = hkl - base
-    w = _lagrange_weights(t)  # (..., 3, 4)
-    org = torch.tensor(origin, dtype=hkl.dtype, device=hkl.device)
     offsets = torch.arange(-1, 3, dtype=hkl.dtype, device=hkl.device)
-    idx = (base - org)[..., None] + offsets  # (..., 3, 4)
-    hi = torch.tensor(shape, dtype=hkl.dtype, device=hkl.device)[:, None] - 1
-    idx = torch.minimum(torch.clamp(idx, min=0.0), hi).long()
-    ih = idx[..., 0, :, None, None]
-    ik = idx[..., 1, None, :, None]
-    il = idx[..., 2, None, None, :]
+    weights = []
+    index = []
+    for axis in range(3):
+        base = torch.floor(hkl[axis].detach())
+        weights.append(_lagrange_weights(hkl[axis] - base))  # (..., 4)
+        idx = (base - origin[axis])[..., None] + offsets
+        index.append(torch.clamp(idx, 0, shape[axis] - 1).long())
+    ih = index[0][..., :, None, None]
+    ik = index[1][..., None, :, None]
+    il = index[2][..., None, None, :]
     flat = (ih * shape[1] + ik) * shape[2] + il  # (..., 4, 4, 4)
     block = grid.reshape(-1)[flat]
-    return torch.einsum("...i,...j,...k,...ijk->...", w[..., 0, :], w[..., 1, :], w[..., 2, :], block)
+    return torch.einsum("...i,...j,...k,...ijk->...", weights[0], weights[1], weights[2], block)
+
+
+def pad_grid(grid: Tensor, default_F: Tensor) -> Tensor:
+    """The grid with one plane of ``default_F`` added on every side.
+
+    Args:
+        grid: ``(H, K, L)`` amplitudes.
+        default_F: ``()`` amplitude outside the grid.
+
+    Returns:
+        ``(H + 2, K + 2, L + 2)`` padded grid (differentiable in both inputs).
+    """
+    h, k, l = grid.shape
+    padded = default_F.expand(h + 2, k + 2, l + 2).clone()
+    padded[1:-1, 1:-1, 1:-1] = grid
+    return padded
+
+
+def lookup_nearest_padded(padded: Tensor, origin: tuple[int, int, int], hkl0: Tensor) -> Tensor:
+    """:func:`lookup_nearest` on a :func:`pad_grid` grid, with axis-first indices.
+
+    Indices outside the grid are clamped onto the padding, which holds ``default_F``.
+
+    Args:
+        padded: ``(H + 2, K + 2, L + 2)`` padded amplitudes.
+        origin: ``(h_min, k_min, l_min)`` of the unpadded grid.
+        hkl0: ``(3, ...)`` integer-valued indices (float tensor), axis first.
+
+    Returns:
+        ``(...)`` amplitudes.
+    """
+    sh, sk, sl = padded.shape
+    ih = torch.clamp(hkl0[0] - (origin[0] - 1), 0, sh - 1)
+    ik = torch.clamp(hkl0[1] - (origin[1] - 1), 0, sk - 1)
+    il = torch.clamp(hkl0[2] - (origin[2] - 1), 0, sl - 1)
+    flat = ((ih * sk + ik) * sl + il).long()
+    return padded.reshape(-1)[flat]
