@@ -8,6 +8,7 @@ write leaves nothing behind. Every read turns an operating-system error into an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -17,7 +18,7 @@ from nb_core.errors import InputError
 
 __all__ = ["atomic_write_bytes"]
 
-PathLike = str | os.PathLike[str]
+PathLike = str | Path
 
 # A decimal number as C's strtod reads one (no hex, no inf/nan): optional sign, digits with an
 # optional decimal point, optional exponent.
@@ -69,10 +70,8 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         raise InputError(f"{path}: cannot write ({_reason(exc)})", source=path) from None
     finally:
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink()
-            except OSError:
-                pass
 
 
 _O_BINARY = getattr(os, "O_BINARY", 0)
