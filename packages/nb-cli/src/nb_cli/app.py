@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit code: 0 on success, 2 for bad input.
     """
-    import click
+    from typer.exceptions import Abort, Exit, TyperException
 
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
@@ -63,13 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"nb: error: {exc}\n")
         return 2
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except Abort:
         sys.stderr.write("nb: aborted\n")
         return 130
-    except click.ClickException as exc:
-        sys.stderr.write(f"nb: error: {exc.format_message()}\n")
+    except TyperException as exc:
+        message = exc.format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stdout.write(message + "\n")
+        else:
+            sys.stderr.write(f"nb: error: {' '.join(message.split())}\n")
         return 2
     return int(result or 0) if isinstance(result, int) else 0
 

@@ -1,0 +1,119 @@
+"""Lattice factors, structure-factor lookup and polarization against known values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nb_core.physics import (
+    lookup_nearest,
+    lookup_tricubic,
+    polarization_factor,
+    sinc3_of_square,
+    sincg,
+)
+from nb_core.physics.lattice_factors import sincg_offset, sincg_sign
+from nb_core.physics.structure_factors import lookup_nearest_padded, pad_grid
+
+F64 = torch.float64
+
+
+def c_sincg(x: float, n: float) -> float:
+    """The C program's sincg(x, N)."""
+    return n if x == 0.0 else math.sin(x * n) / math.sin(x)
+
+
+@pytest.mark.parametrize("h", [0.0, 0.013, 0.25, 0.49, 1.3, -2.7, 7.05, 15.5001, -31.2])
+@pytest.mark.parametrize("n", [2.0, 5.0, 36.0])
+def test_sincg_matches_the_c_formula(h: float, n: float) -> None:
+    got = float(sincg(torch.tensor(h, dtype=F64), torch.tensor(n, dtype=F64)))
+    assert got == pytest.approx(c_sincg(math.pi * h, n), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("h", [0.0, 1.0, -3.0, 12.0])
+@pytest.mark.parametrize("n", [2.0, 5.0, 47.0])
+def test_sincg_at_integer_h_is_plus_minus_n_with_finite_gradients(h: float, n: float) -> None:
+    ht = torch.tensor(h, dtype=F64, requires_grad=True)
+    nt = torch.tensor(n, dtype=F64, requires_grad=True)
+    value = sincg(ht, nt)
+    expected = n * (-1.0) ** (h * (n - 1))
+    assert float(value.detach()) == pytest.approx(expected)
+    gh, gn = torch.autograd.grad(value, (ht, nt))
+    assert float(gh) == pytest.approx(0.0, abs=1e-6)
+    assert math.isfinite(float(gn))
+
+
+def test_sincg_offset_is_magnitude_with_sign() -> None:
+    h = torch.linspace(-6.4, 6.4, 257, dtype=F64)
+    n = torch.tensor(7.0, dtype=F64)
+    h0 = torch.ceil(h - 0.5)
+    rebuilt = sincg_sign(h0, n) * sincg_offset(h - h0, n)
+    assert torch.allclose(rebuilt, sincg(h, n), rtol=1e-9, atol=1e-9)
+
+
+def test_sincg_gradcheck_through_integer_points() -> None:
+    h = torch.tensor([0.0, 1e-12, 0.3, 2.0, -1.49], dtype=F64, requires_grad=True)
+    n = torch.tensor(6.0, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: sincg_offset(a - torch.round(a.detach()), b), (h, n))
+
+
+def test_sinc3_known_values_and_smoothness_at_zero() -> None:
+    # sinc3(x) = 3 (sin x - x cos x) / x^3 at x = pi sqrt(u)
+    for u in (0.0, 1e-8, 0.04, 0.5, 2.0):
+        x = math.pi * math.sqrt(u)
+        if x < 1e-2:  # the closed form cancels badly here; use its series
+            expected = 1.0 - x**2 / 10.0 + x**4 / 280.0
+        else:
+            expected = 3.0 * (math.sin(x) / x - math.cos(x)) / (x * x)
+        assert float(sinc3_of_square(torch.tensor(u, dtype=F64))) == pytest.approx(expected, rel=1e-10)
+    u = torch.tensor([0.0, 1e-6, 0.2], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(sinc3_of_square, (u,))
+    (g,) = torch.autograd.grad(sinc3_of_square(u).sum(), u)
+    assert float(g[0]) == pytest.approx(-(math.pi**2) / 10.0)
+
+
+def _grid() -> torch.Tensor:
+    h = torch.arange(-4, 5, dtype=F64)
+    return (h[:, None, None] * 100 + h[None, :, None] * 10 + h[None, None, :]).contiguous()
+
+
+def test_nearest_lookup_inside_and_outside() -> None:
+    grid = _grid()
+    hkl0 = torch.tensor([[1.0, -2.0, 3.0], [5.0, 0.0, 0.0], [-4.0, -4.0, -4.0]], dtype=F64)
+    got = lookup_nearest(grid, (-4, -4, -4), hkl0, torch.tensor(7.0, dtype=F64))
+    assert got.tolist() == [100 - 20 + 3, 7.0, -444.0]
+    padded = pad_grid(grid, torch.tensor(7.0, dtype=F64))
+    assert lookup_nearest_padded(padded, (-4, -4, -4), hkl0.T).tolist() == got.tolist()
+
+
+def test_tricubic_reproduces_a_cubic_polynomial() -> None:
+    # Lagrange interpolation on four nodes is exact for cubics.
+    idx = torch.arange(-4, 5, dtype=F64)
+    hh, kk, ll = torch.meshgrid(idx, idx, idx, indexing="ij")
+    grid = hh**3 - 2 * kk**2 * ll + ll + 4
+    pts = torch.tensor([[0.3, -0.7, 1.25], [1.9, 0.0, -1.5]], dtype=F64)
+    got = lookup_tricubic(grid, (-4, -4, -4), pts.T.contiguous())
+    h, k, l = pts.unbind(-1)
+    assert torch.allclose(got, h**3 - 2 * k**2 * l + l + 4, atol=1e-10)
+
+
+def test_polarization_unpolarized_and_kahn() -> None:
+    incident = torch.tensor([1.0, 0.0, 0.0], dtype=F64)
+    axis = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+    # Scattering by 90 degrees in the horizontal plane (along y), E-vector along z.
+    d = torch.tensor([0.0, 1.0, 0.0], dtype=F64)
+    assert float(polarization_factor(torch.tensor(0.0, dtype=F64), incident, d, axis)) == pytest.approx(0.5)
+    # Fully polarized along z, scattering along y (perpendicular to E): factor 1.
+    k1 = torch.tensor(1.0, dtype=F64)
+    assert float(polarization_factor(k1, incident, d, axis)) == pytest.approx(1.0)
+    # ... and scattering along z (parallel to E): factor 0.
+    dz = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+    assert float(polarization_factor(k1, incident, dz, axis)) == pytest.approx(0.0, abs=1e-15)
+    # Forward scattering is 1 with finite gradients.
+    d0 = torch.tensor([1.0, 0.0, 0.0], dtype=F64, requires_grad=True)
+    value = polarization_factor(torch.tensor(0.5, dtype=F64), incident, d0, axis)
+    assert float(value.detach()) == pytest.approx(1.0)
+    (g,) = torch.autograd.grad(value, d0)
+    assert torch.isfinite(g).all()
