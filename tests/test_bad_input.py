@@ -20,9 +20,32 @@ from nb_cli import main
 from nb_cli.flags import flag_names
 
 BASE = [
-    "-cell", "60", "70", "80", "90", "90", "90", "-lambda", "1", "-N", "3",
-    "-default_F", "10", "-detpixels", "8", "-distance", "100", "-pixel", "0.1",
-    "-seed", "1", "-noprogress", "-nonoise", "-nopgm", "-oversample", "1",
+    "-cell",
+    "60",
+    "70",
+    "80",
+    "90",
+    "90",
+    "90",
+    "-lambda",
+    "1",
+    "-N",
+    "3",
+    "-default_F",
+    "10",
+    "-detpixels",
+    "8",
+    "-distance",
+    "100",
+    "-pixel",
+    "0.1",
+    "-seed",
+    "1",
+    "-noprogress",
+    "-nonoise",
+    "-nopgm",
+    "-oversample",
+    "1",
 ]
 KNOWN = set(flag_names())
 JUNK = st.sampled_from(["abc", "1e", "--", "-", "", "1.2.3", "0x", "tenths", "None", "½"])
@@ -46,7 +69,9 @@ def _run(argv: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def _assert_clean_failure(code: int, err: str, folder: Path, inputs: set[str], name: str | None = None) -> None:
+def _assert_clean_failure(
+    code: int, err: str, folder: Path, inputs: set[str], name: str | None = None
+) -> None:
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -61,7 +86,11 @@ def broken_argv(draw: st.DrawFn) -> list[str]:
     argv = list(BASE)
     kind = draw(st.sampled_from(["junk_value", "drop_value", "drop_flag", "unknown", "truncate"]))
     values = [i for i, a in enumerate(argv) if not a.startswith("-") or a[1:2].isdigit()]
-    flags = [i for i, a in enumerate(argv) if a in KNOWN and i + 1 < len(argv) and argv[i + 1] not in KNOWN]
+    flags = [
+        i
+        for i, a in enumerate(argv)
+        if a in KNOWN and i + 1 < len(argv) and argv[i + 1] not in KNOWN
+    ]
     if kind == "junk_value":
         argv[draw(st.sampled_from(values))] = draw(JUNK)
     elif kind == "drop_value":
@@ -73,7 +102,11 @@ def broken_argv(draw: st.DrawFn) -> list[str]:
         name = name if name.lstrip("-") not in {k.lstrip("-") for k in KNOWN} else name + "zz"
         argv.insert(draw(st.integers(0, len(argv))), name)
     else:
-        with_values = [f for f in KNOWN if f in ("-distance", "-roi", "-cell", "-misset", "-hkl", "-fdet_vector")]
+        with_values = [
+            f
+            for f in KNOWN
+            if f in ("-distance", "-roi", "-cell", "-misset", "-hkl", "-fdet_vector")
+        ]
         argv.append(draw(st.sampled_from(sorted(with_values))))
     return argv
 
@@ -93,36 +126,39 @@ def test_malformed_argv(argv: list[str]) -> None:
 TEXT = st.one_of(
     st.text(max_size=200),
     st.lists(
-        st.lists(st.one_of(st.integers(-5, 5).map(str), JUNK, st.floats(allow_nan=True).map(repr)), max_size=6).map(" ".join),
+        st.lists(
+            st.one_of(st.integers(-5, 5).map(str), JUNK, st.floats(allow_nan=True).map(repr)),
+            max_size=6,
+        ).map(" ".join),
         max_size=6,
     ).map("\n".join),
     st.binary(max_size=600).map(lambda b: b.decode("latin-1")),
 )
 
 
-def _file_case(kind: str, content: str) -> tuple[list[str], str]:
-    if kind == "hkl":
-        argv = [a for a in BASE if a not in ("-default_F",)]
-        argv = [*argv[: argv.index("10")], *argv[argv.index("10") + 1 :]] + ["-hkl", "bad.hkl"]
-        return argv, "bad.hkl"
-    if kind == "mat":
-        argv = BASE[7:] + ["-mat", "bad.mat"]
-        return argv, "bad.mat"
-    if kind == "sourcefile":
-        return [*BASE, "-sourcefile", "bad.txt"], "bad.txt"
-    if kind == "img":
-        return [*BASE, "-img", "bad.img"], "bad.img"
-    if kind == "mask":
-        return [*BASE, "-mask", "bad.img"], "bad.img"
-    argv = [a for a in BASE if a not in ("-default_F",)]
-    argv = [*argv[: argv.index("10")], *argv[argv.index("10") + 1 :]]
-    return argv, "Fdump.bin"
+def _without(argv: list[str], flag: str, values: int) -> list[str]:
+    i = argv.index(flag)
+    return argv[:i] + argv[i + 1 + values :]
+
+
+def _file_case(kind: str) -> tuple[list[str], str]:
+    """argv that reads a file of the given kind, and the file's name."""
+    no_f = _without(BASE, "-default_F", 1)
+    cases = {
+        "hkl": ([*no_f, "-hkl", "bad.hkl"], "bad.hkl"),
+        "mat": ([*_without(BASE, "-cell", 6), "-mat", "bad.mat"], "bad.mat"),
+        "sourcefile": ([*BASE, "-sourcefile", "bad.txt"], "bad.txt"),
+        "img": ([*BASE, "-img", "bad.img"], "bad.img"),
+        "mask": ([*BASE, "-mask", "bad.img"], "bad.img"),
+        "dump": (no_f, "Fdump.bin"),
+    }
+    return cases[kind]
 
 
 @settings(max_examples=300)
 @given(st.sampled_from(["hkl", "mat", "sourcefile", "img", "mask", "dump"]), TEXT)
 def test_malformed_files(kind: str, content: str) -> None:
-    argv, name = _file_case(kind, content)
+    argv, name = _file_case(kind)
     with _scratch() as folder:
         (folder / name).write_bytes(content.encode("latin-1", errors="replace"))
         code, err = _run(argv)

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from nb_parity.golden import GoldenCase, ReplayResult, replay
 from nb_parity.summary import parse_summary
 from tests.conftest import TOLERANCE, golden_cases
-
-import torch
 
 CASES = golden_cases()
 IDS = [c.name for c in CASES]

@@ -12,14 +12,34 @@ from nb_cli import app, main
 from nb_core.io import read_float_image, read_pgm, read_smv
 
 SMALL = [
-    "-cell", "100", "100", "100", "90", "90", "90",
-    "-lambda", "6.2", "-N", "5", "-default_F", "100",
-    "-detpixels", "32", "-distance", "100", "-pixel", "0.1",
-    "-seed", "1234", "-noprogress",
+    "-cell",
+    "100",
+    "100",
+    "100",
+    "90",
+    "90",
+    "90",
+    "-lambda",
+    "6.2",
+    "-N",
+    "5",
+    "-default_F",
+    "100",
+    "-detpixels",
+    "32",
+    "-distance",
+    "100",
+    "-pixel",
+    "0.1",
+    "-seed",
+    "1234",
+    "-noprogress",
 ]
 
 
-def test_simulate_writes_every_default_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_simulate_writes_every_default_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["simulate", *SMALL]) == 0
     image = read_float_image(tmp_path / "floatimage.bin", 32, 32)
@@ -35,8 +55,14 @@ def test_simulate_writes_every_default_output(tmp_path: Path, monkeypatch: pytes
 
 def test_float64_and_float32_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["simulate", *SMALL, "-nonoise", "-nopgm", "-floatfile", "a.bin", "-dtype", "float64"]) == 0
-    assert main(["simulate", *SMALL, "-nonoise", "-nopgm", "-floatfile", "b.bin", "-dtype", "float32"]) == 0
+    assert (
+        main(["simulate", *SMALL, "-nonoise", "-nopgm", "-floatfile", "a.bin", "-dtype", "float64"])
+        == 0
+    )
+    assert (
+        main(["simulate", *SMALL, "-nonoise", "-nopgm", "-floatfile", "b.bin", "-dtype", "float32"])
+        == 0
+    )
     a = read_float_image(tmp_path / "a.bin", 32, 32).astype(np.float64)
     b = read_float_image(tmp_path / "b.bin", 32, 32).astype(np.float64)
     assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4
@@ -52,7 +78,9 @@ def test_bad_flag_exits_2_with_one_line_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_structure_factors_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_structure_factors_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     i = SMALL.index("-default_F")
     argv = SMALL[:i] + SMALL[i + 2 :]
@@ -61,7 +89,9 @@ def test_missing_structure_factors_is_an_error(tmp_path: Path, monkeypatch: pyte
     assert list(tmp_path.iterdir()) == []
 
 
-def test_detector_too_large_for_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_detector_too_large_for_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["simulate", *SMALL, "-detpixels", "3000000"]) == 2
     err = capsys.readouterr().err.strip()

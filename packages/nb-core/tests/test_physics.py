@@ -56,7 +56,9 @@ def test_sincg_offset_is_magnitude_with_sign() -> None:
 def test_sincg_gradcheck_through_integer_points() -> None:
     h = torch.tensor([0.0, 1e-12, 0.3, 2.0, -1.49], dtype=F64, requires_grad=True)
     n = torch.tensor(6.0, dtype=F64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: sincg_offset(a - torch.round(a.detach()), b), (h, n))
+    assert torch.autograd.gradcheck(
+        lambda a, b: sincg_offset(a - torch.round(a.detach()), b), (h, n)
+    )
 
 
 def test_sinc3_known_values_and_smoothness_at_zero() -> None:
@@ -67,7 +69,9 @@ def test_sinc3_known_values_and_smoothness_at_zero() -> None:
             expected = 1.0 - x**2 / 10.0 + x**4 / 280.0
         else:
             expected = 3.0 * (math.sin(x) / x - math.cos(x)) / (x * x)
-        assert float(sinc3_of_square(torch.tensor(u, dtype=F64))) == pytest.approx(expected, rel=1e-10)
+        assert float(sinc3_of_square(torch.tensor(u, dtype=F64))) == pytest.approx(
+            expected, rel=1e-10
+        )
     u = torch.tensor([0.0, 1e-6, 0.2], dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(sinc3_of_square, (u,))
     (g,) = torch.autograd.grad(sinc3_of_square(u).sum(), u)
@@ -104,7 +108,9 @@ def test_polarization_unpolarized_and_kahn() -> None:
     axis = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
     # Scattering by 90 degrees in the horizontal plane (along y), E-vector along z.
     d = torch.tensor([0.0, 1.0, 0.0], dtype=F64)
-    assert float(polarization_factor(torch.tensor(0.0, dtype=F64), incident, d, axis)) == pytest.approx(0.5)
+    assert float(
+        polarization_factor(torch.tensor(0.0, dtype=F64), incident, d, axis)
+    ) == pytest.approx(0.5)
     # Fully polarized along z, scattering along y (perpendicular to E): factor 1.
     k1 = torch.tensor(1.0, dtype=F64)
     assert float(polarization_factor(k1, incident, d, axis)) == pytest.approx(1.0)

@@ -44,7 +44,10 @@ def test_roi_leaves_other_pixels_zero() -> None:
     assert image[4:9, 3:11].abs().sum() > 0
 
 
-@pytest.mark.parametrize("field", ["distance", "beam_center", "detector_rotation", "cell", "misset", "wavelength", "n_cells"])
+@pytest.mark.parametrize(
+    "field",
+    ["distance", "beam_center", "detector_rotation", "cell", "misset", "wavelength", "n_cells"],
+)
 def test_gradients_are_finite(field: str) -> None:
     exp = resolve(small(detector_rot_deg=(1.0, -2.0, 0.5)))
     value = getattr(exp.params, field).clone().requires_grad_(True)

@@ -54,7 +54,16 @@ def test_phi_step_rules(changes: dict[str, object], steps: int, osc_deg: float) 
 
 def test_divergence_and_dispersion_source_counts() -> None:
     # divergence_dispersion_round: -divergence 1.0 -divsteps 4 -dispersion 2 -dispsteps 3
-    exp = resolve(cubic(hdivrange_mrad=1.0, vdivrange_mrad=1.0, hdivsteps=4, vdivsteps=4, dispersion_pct=2.0, dispsteps=3))
+    exp = resolve(
+        cubic(
+            hdivrange_mrad=1.0,
+            vdivrange_mrad=1.0,
+            hdivsteps=4,
+            vdivsteps=4,
+            dispersion_pct=2.0,
+            dispsteps=3,
+        )
+    )
     assert exp.info["divsteps"] == 12  # the round cut keeps 12 of 16
     assert exp.static.sources == 36
 

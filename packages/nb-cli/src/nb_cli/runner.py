@@ -22,8 +22,11 @@ def _progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("rendering"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(), transient=True,
+        TextColumn("rendering"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        transient=True,
     ) as bar:
         task = bar.add_task("render", total=1)
 
@@ -100,12 +103,18 @@ def demo_command(outdir: str, dtype: str = "float32") -> int:
     out.mkdir(parents=True, exist_ok=True)
     args = [
         *flags,
-        "-floatfile", "pilatus.bin",
-        "-intfile", "pilatus.img",
-        "-pgmfile", "pilatus.pgm",
-        "-dump", "Fdump.bin",
-        "-seed", "1",
-        "-dtype", dtype,
+        "-floatfile",
+        "pilatus.bin",
+        "-intfile",
+        "pilatus.img",
+        "-pgmfile",
+        "pilatus.pgm",
+        "-dump",
+        "Fdump.bin",
+        "-seed",
+        "1",
+        "-dtype",
+        dtype,
     ]
     print(f"nb demo: Pilatus 6M frame into {out}/ (float, SMV, PGM)")
     return simulate_command(args, workdir=out)

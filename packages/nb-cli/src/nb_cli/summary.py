@@ -18,7 +18,12 @@ __all__ = ["BANNER", "resolution_lines", "statistics_lines"]
 
 BANNER = "nb (nanoBragg-compatible diffraction simulator; after James Holton and Ken Frankel)"
 
-_SHAPES = {"round": "ellipsoidal", "square": "parallelpiped", "gauss": "gaussian", "tophat": "tophat-spot"}
+_SHAPES = {
+    "round": "ellipsoidal",
+    "square": "parallelpiped",
+    "gauss": "gaussian",
+    "tophat": "tophat-spot",
+}
 
 
 def _v(values: object) -> str:
@@ -36,7 +41,7 @@ def resolution_lines(experiment: Experiment, settings: Settings, *, noise: bool)
     Yields:
         Lines without newlines.
     """
-    p, st, info = experiment.params, experiment.static, experiment.info
+    st, info = experiment.static, experiment.info
     frame = info["frame"]
     n = info["n_cells"]
     yield f"  {info['hkls']} initialized hkls (all others ={info['default_F']:g})"
@@ -86,7 +91,11 @@ def resolution_lines(experiment: Experiment, settings: Settings, *, noise: bool)
     yield f"  {st.phisteps} phi steps from {phi0 * RTD:g} to {(phi0 + osc) * RTD:g} degrees"
     extra = "".join(
         tag
-        for tag, on in ((" +thick", st.oversample_thick), (" +polar", st.oversample_polar), (" +omega", st.oversample_omega))
+        for tag, on in (
+            (" +thick", st.oversample_thick),
+            (" +polar", st.oversample_polar),
+            (" +omega", st.oversample_omega),
+        )
         if on
     )
     yield f"  {st.oversample}x{st.oversample} pixel oversample steps{extra}"

@@ -124,7 +124,9 @@ class Params:
         """The device of every tensor."""
         return self.pixel_size.device
 
-    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Params:
+    def to(
+        self, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+    ) -> Params:
         """Copy with floating tensors cast to ``dtype`` and everything moved to ``device``."""
         out = {}
         for f in fields(self):

@@ -38,8 +38,8 @@ from nb_core.units import AVOGADRO, R_E_SQR
 __all__ = [
     "DEFAULT_MAX_EVALUATIONS",
     "Evaluation",
-    "lattice_factor_signed",
     "evaluate_pixels",
+    "lattice_factor_signed",
     "render",
     "render_pixels",
     "rendered_pixels",
@@ -173,7 +173,9 @@ def _lattice_factor_sq(
     return lat * lat
 
 
-def lattice_factor_signed(hkl: Tensor, params: Params, static: Static, reciprocal: Tensor) -> Tensor:
+def lattice_factor_signed(
+    hkl: Tensor, params: Params, static: Static, reciprocal: Tensor
+) -> Tensor:
     """F_latt with the C program's sign (for traces).
 
     Args:

@@ -23,13 +23,21 @@ import torch
 from nb_core.crystal.lattice import crystal_basis
 from nb_core.errors import InputError
 from nb_core.geometry.detector import detector_frame
-from nb_core.io import FGrid, SourceTable, grid_from_hkl, read_fdump, read_hkl, read_matrix
-from nb_core.io import read_smv, read_sourcefile
+from nb_core.io import (
+    FGrid,
+    SourceTable,
+    grid_from_hkl,
+    read_fdump,
+    read_hkl,
+    read_matrix,
+    read_smv,
+    read_sourcefile,
+)
 from nb_core.options import Quirks
 from nb_core.params import Experiment, Params, Static
 from nb_core.rng import CRandom, Seed, mosaic_draws, random_misset
 from nb_core.settings import Settings
-from nb_core.units import DBL_MIN, RTD
+from nb_core.units import RTD
 
 __all__ = ["Inputs", "beam_vector_for", "load_inputs", "resolve"]
 
@@ -120,7 +128,9 @@ def _rotate_axis(v: Vec, axis: Vec, phi: float) -> Vec:
 def _vectors(settings: Settings) -> dict[str, Vec]:
     """Detector/beam vectors for the convention, before unitizing."""
     if settings.convention in _CONVENTION_VECTORS:
-        return {k: [float(x) for x in v] for k, v in _CONVENTION_VECTORS[settings.convention].items()}
+        return {
+            k: [float(x) for x in v] for k, v in _CONVENTION_VECTORS[settings.convention].items()
+        }
     return {
         "beam": list(settings.beam_vector),
         "fdet": list(settings.fdet_vector),
@@ -303,7 +313,9 @@ def resolve(
     if s.roi is None:
         roi = (0, fpixels, 0, spixels)
     else:
-        roi = tuple(v if v >= 0 else d for v, d in zip(s.roi, (0, fpixels, 0, spixels), strict=True))
+        roi = tuple(
+            v if v >= 0 else d for v, d in zip(s.roi, (0, fpixels, 0, spixels), strict=True)
+        )
     conv = s.convention
     pivot = s.pivot
     if conv == "adxv":
@@ -440,6 +452,7 @@ def resolve(
         log("pivoting detector around direct beam spot")
 
     lambda0 = s.lambda_A / 1.0e10
+
     # Decisions are made in float64 on the CPU; the result is cast at the end.
     def t(x: Any) -> torch.Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float64))
@@ -486,11 +499,12 @@ def resolve(
         misset = [x / RTD for x in s.misset_deg]
 
     # ---- detector placement (uses the parameters below) ---------------------------------------
-    close_given = s.close_distance_mm is not None
+    close_mm = s.close_distance_mm
+    close_given = close_mm is not None
     params_detector = dict(
         pixel_size=t(pixel_size),
         distance=t(s.distance_mm / 1000.0),
-        close_distance=t(s.close_distance_mm / 1000.0 if close_given else 0.0),
+        close_distance=t(close_mm / 1000.0 if close_mm is not None else 0.0),
         beam_center=t([xbeam, ybeam]),
         close_center=t([fclose, sclose]),
         detsize=t([detsize_f, detsize_s]),
@@ -523,7 +537,17 @@ def resolve(
             for vdiv_tic in range(vdivsteps):
                 hdiv = hdivstep * hdiv_tic - hdivrange / 2.0
                 vdiv = vdivstep * vdiv_tic - vdivrange / 2.0
-                if not _inside_divergence(hdiv, vdiv, hdivstep, vdivstep, hdivsteps, vdivsteps, hdivrange, vdivrange, s.round_div):
+                if not _inside_divergence(
+                    hdiv,
+                    vdiv,
+                    hdivstep,
+                    vdivstep,
+                    hdivsteps,
+                    vdivsteps,
+                    hdivrange,
+                    vdivrange,
+                    s.round_div,
+                ):
                     continue
                 divsteps += 1
                 source_lines.append(f"divergence deviation: {hdiv:g} {vdiv:g}")
@@ -644,14 +668,8 @@ def resolve(
     recip_a = basis.reciprocal.detach().double().cpu().numpy()
     cellv = basis.cell.detach().double().cpu().numpy()
     rcellv = basis.reciprocal_cell.detach().double().cpu().numpy()
-    log(
-        "Unit Cell: "
-        + " ".join(_g(x) for x in [*cellv[:3], *(cellv[3:] * RTD)])
-    )
-    log(
-        "Recp Cell: "
-        + " ".join(_g(x) for x in [*rcellv[:3], *(rcellv[3:] * RTD)])
-    )
+    log("Unit Cell: " + " ".join(_g(x) for x in [*cellv[:3], *(cellv[3:] * RTD)]))
+    log("Recp Cell: " + " ".join(_g(x) for x in [*rcellv[:3], *(rcellv[3:] * RTD)]))
     log(f"volume = {float(basis.volume):g} A^3")
     log("real-space cell vectors (Angstrom):")
     log("     %-10s  %-10s  %-10s" % ("a", "b", "c"))
@@ -817,4 +835,3 @@ def _phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if n and steady == list(range(n)) and first == list(range(n)):
         return (), ()
     return tuple(steady), tuple(first)
-

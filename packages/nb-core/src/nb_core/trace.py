@@ -110,9 +110,7 @@ def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> Pix
     twotheta = math.atan2(math.hypot(float(pos[1]), float(pos[2])), float(pos[0]))
     evaluated = ev.passed[0][..., None, None].expand_as(ev.lattice_factor_sq[0])
     last = _last_true(evaluated)
-    active = ev.passed[0][..., None, None] & (
-        (ev.lattice_factor_sq[0] != 0) | static.has_water
-    )
+    active = ev.passed[0][..., None, None] & ((ev.lattice_factor_sq[0] != 0) | static.has_water)
     last_cell = _last_true(active)
     shape = ev.lattice_factor_sq.shape[1:]
     if last >= 0:

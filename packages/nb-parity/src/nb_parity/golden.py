@@ -138,7 +138,9 @@ class ReplayResult:
     seconds: float
 
 
-def replay(case: GoldenCase, *, dtype: str = "float64", extra: list[str] | None = None) -> ReplayResult:
+def replay(
+    case: GoldenCase, *, dtype: str = "float64", extra: list[str] | None = None
+) -> ReplayResult:
     """Run nb on a case's flags in a scratch folder holding only its inputs.
 
     Args:

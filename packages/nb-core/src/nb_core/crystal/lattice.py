@@ -62,7 +62,9 @@ def reciprocal_from_cell(cell: Tensor) -> tuple[Tensor, Tensor]:
     """
     a, b, c, alpha, beta, gamma = cell.unbind()
     aavg = (alpha + beta + gamma) / 2
-    skew = torch.sin(aavg) * torch.sin(aavg - alpha) * torch.sin(aavg - beta) * torch.sin(aavg - gamma)
+    skew = (
+        torch.sin(aavg) * torch.sin(aavg - alpha) * torch.sin(aavg - beta) * torch.sin(aavg - gamma)
+    )
     skew = torch.abs(skew)
     volume = 2.0 * a * b * c * torch.sqrt(torch.clamp(skew, min=0.0))
     volume = torch.where(volume <= 0.0, torch.full_like(volume, DBL_MIN), volume)
@@ -107,7 +109,9 @@ def _rescale(v: Tensor, magnitude: Tensor) -> Tensor:
     return magnitude / old * v
 
 
-def _angles(x: Tensor, y: Tensor, z: Tensor, volume: Tensor, rx: Tensor, ry: Tensor, rz: Tensor) -> Tensor:
+def _angles(
+    x: Tensor, y: Tensor, z: Tensor, volume: Tensor, rx: Tensor, ry: Tensor, rz: Tensor
+) -> Tensor:
     """Cell lengths and angles from vectors, with the C program's clamps (report values)."""
     lx, ly, lz = (torch.sqrt(dot(v, v)) for v in (x, y, z))
     lrx, lry, lrz = (torch.sqrt(dot(v, v)) for v in (rx, ry, rz))
@@ -118,7 +122,14 @@ def _angles(x: Tensor, y: Tensor, z: Tensor, volume: Tensor, rx: Tensor, ry: Ten
     cos_b = _clamp_cos(dot(x, z) / lx / lz)
     cos_g = _clamp_cos(dot(x, y) / lx / ly)
     return torch.stack(
-        (lx, ly, lz, torch.atan2(sin_a, cos_a), torch.atan2(sin_b, cos_b), torch.atan2(sin_g, cos_g))
+        (
+            lx,
+            ly,
+            lz,
+            torch.atan2(sin_a, cos_a),
+            torch.atan2(sin_b, cos_b),
+            torch.atan2(sin_g, cos_g),
+        )
     )
 
 

@@ -51,7 +51,9 @@ class DetectorFrame:
     ratio: Tensor
 
 
-def beam_and_close_positions(params: Params, static: Static) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def beam_and_close_positions(
+    params: Params, static: Static
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Map Xbeam/Ybeam onto the detector's fast/slow axes for the convention.
 
     Args:

@@ -36,7 +36,9 @@ def subpixel_positions(
     size = params.pixel_size / o
     fdet = size * (fpix[:, None] * o + sub[None, :]) + size / 2.0  # (P, oF)
     sdet = size * (spix[:, None] * o + sub[None, :]) + size / 2.0  # (P, oS)
-    odet = torch.arange(static.layers, dtype=dtype, device=params.device) * params.detector_thickstep
+    odet = (
+        torch.arange(static.layers, dtype=dtype, device=params.device) * params.detector_thickstep
+    )
     f_part = fdet[:, None, None, :, None] * frame.fdet  # (P, 1, 1, oF, 3)
     s_part = sdet[:, None, :, None, None] * frame.sdet  # (P, 1, oS, 1, 3)
     o_part = odet[None, :, None, None, None] * frame.odet  # (1, L, 1, 1, 3)
@@ -69,7 +71,9 @@ def solid_angles(airpath: Tensor, params: Params, static: Static, frame: Detecto
     return px * px / airpath / airpath * frame.close_distance / airpath
 
 
-def capture_fractions(diffracted: Tensor, params: Params, static: Static, frame: DetectorFrame) -> Tensor:
+def capture_fractions(
+    diffracted: Tensor, params: Params, static: Static, frame: DetectorFrame
+) -> Tensor:
     """Fraction of photons absorbed in each sensor layer.
 
     Args:
