@@ -20,6 +20,7 @@ __all__ = [
     "GoldenCase",
     "ReplayResult",
     "find_golden_root",
+    "inside",
     "load_cases",
     "replay",
 ]
@@ -106,7 +107,7 @@ def load_cases(root: Path) -> list[GoldenCase]:
 
 
 @contextlib.contextmanager
-def _inside(folder: Path) -> Iterator[None]:
+def inside(folder: Path) -> Iterator[None]:
     old = Path.cwd()
     os.chdir(folder)
     try:
@@ -158,7 +159,7 @@ def replay(
         for name in case.inputs:
             shutil.copy(case.path / name, work / name)
         lines: list[str] = []
-        with _inside(work):
+        with inside(work):
             prepared = prepare([*case.flags, "-dtype", dtype, *(extra or [])], workdir=work)
             result = run_simulation(prepared, say=lines.append)
             settings = prepared.parsed.settings
