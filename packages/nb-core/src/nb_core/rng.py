@@ -740,20 +740,49 @@ def umat2misset(umat: np.ndarray) -> np.ndarray:
     return np.array([rotx, roty, rotz], dtype=np.float64)
 
 
+def uniform_rotation(rng: CRandom, seed: Seed) -> np.ndarray:
+    """A rotation drawn uniformly over all orientations (Shoemake's quaternion method).
+
+    Uses three ``ran1`` draws ``u1, u2, u3``: the unit quaternion
+    ``(sqrt(1-u1) sin 2pi u2, sqrt(1-u1) cos 2pi u2, sqrt(u1) sin 2pi u3, sqrt(u1) cos 2pi u3)``
+    is uniform on the 3-sphere, so its rotation is uniform over SO(3).
+
+    Args:
+        rng: Shared state.
+        seed: The seed variable (three draws).
+
+    Returns:
+        (3, 3) float64 rotation matrix ``U`` with ``new = U @ old``.
+    """
+    u1, u2, u3 = rng.ran1(seed), rng.ran1(seed), rng.ran1(seed)
+    a, b = math.sqrt(1.0 - u1), math.sqrt(u1)
+    x, y = a * math.sin(2 * math.pi * u2), a * math.cos(2 * math.pi * u2)
+    z, w = b * math.sin(2 * math.pi * u3), b * math.cos(2 * math.pi * u3)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
 def random_misset(rng: CRandom, seed: Seed, *, degrees_quirk: bool = True) -> np.ndarray:
     """The missetting angles that ``-misset random`` produces.
 
     The C program calls ``mosaic_rotation_umat(90.0, ...)`` -- 90 meant as degrees, but the
-    routine takes radians, so the rotation angle is ``90 * (1 - r3**2)**(1/3)`` *radians*.
+    routine takes radians, so the rotation angle is ``90 * (1 - r3**2)**(1/3)`` *radians*, and
+    the orientations it draws are not uniform. ``degrees_quirk=False`` (``-fix misset``) draws a
+    uniformly random orientation instead (:func:`uniform_rotation`, three draws as well).
 
     Args:
         rng: Shared state.
         seed: The misset seed variable (three draws).
-        degrees_quirk: True reproduces the C program (cap "size" 90 rad); False uses pi/2
-            radians, the intended 90 degrees.
+        degrees_quirk: True reproduces the C program; False draws a uniform orientation.
 
     Returns:
         (3,) float64 angles (rotx, roty, rotz) in radians.
     """
-    mosaicity = 90.0 if degrees_quirk else math.pi / 2.0
-    return umat2misset(mosaic_rotation_umat(mosaicity, rng, seed))
+    if degrees_quirk:
+        return umat2misset(mosaic_rotation_umat(90.0, rng, seed))
+    return umat2misset(uniform_rotation(rng, seed))
