@@ -44,6 +44,25 @@ def demo(
     raise typer.Exit(demo_command(outdir, dtype))
 
 
+#: Entry-point group through which other packages (nb-parity) add commands to ``nb``.
+PLUGIN_GROUP = "nb.commands"
+
+
+def _load_plugins() -> None:
+    """Register commands that installed packages declare under :data:`PLUGIN_GROUP`.
+
+    Each entry point names a function that takes the Typer app and adds its commands, so that
+    nb_cli never imports the packages that build on it.
+    """
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=PLUGIN_GROUP):
+        entry.load()(app)
+
+
+_load_plugins()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``nb`` in-process and return its exit code.
 
