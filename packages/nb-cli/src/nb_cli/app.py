@@ -33,6 +33,38 @@ def simulate(ctx: typer.Context) -> None:
     raise typer.Exit(simulate_command(args))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def refine(
+    ctx: typer.Context,
+    observed: Annotated[
+        str, typer.Argument(help="observed image: SMV, or raw float32 (-floatfile layout)")
+    ],
+    refine: Annotated[
+        str, typer.Option("--refine", help="parameters, comma-separated (e.g. distance,Xbeam,cell)")
+    ],
+    loss: Annotated[str, typer.Option(help="lsq or poisson")] = "lsq",
+    method: Annotated[str, typer.Option(help="lbfgs or adam")] = "lbfgs",
+    max_iter: Annotated[
+        int, typer.Option("--max-iter", help="iterations per coarse-to-fine stage")
+    ] = 50,
+    json_out: Annotated[str | None, typer.Option("--json", help="write the result as JSON")] = None,
+    dtype: Annotated[str, typer.Option(help="float64 or float32")] = "float64",
+) -> None:
+    """Refine model parameters against OBSERVED; the nanoBragg flags after it give the start."""
+    from nb_cli.refine import refine_command
+
+    refine_command(
+        observed,
+        refine,
+        list(ctx.args),
+        loss=loss,
+        method=method,
+        max_iter=max_iter,
+        json_out=json_out,
+        dtype=dtype,
+    )
+
+
 @app.command()
 def demo(
     outdir: Annotated[str, typer.Option(help="folder for the images")] = "out/demo",

@@ -1,0 +1,157 @@
+"""``nb refine``: fit nanoBragg parameters to an observed image by gradient descent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nb_cli.flags import parse_args
+from nb_core.errors import InputError
+from nb_core.io import atomic_write_bytes, read_float_image, read_smv
+from nb_core.model import PARAMETERS, Simulator
+from nb_core.refine import FitResult, fit
+from nb_core.resolve import load_inputs, resolve
+from nb_core.rng import CRandom
+
+__all__ = ["REFINABLE", "load_observed", "refine_command"]
+
+#: Names ``--refine`` accepts.
+REFINABLE = tuple(name for name in PARAMETERS if name != "F_hkl")
+
+
+def load_observed(path: Path, fpixels: int, spixels: int, adc_offset: float) -> np.ndarray:
+    """Read an observed image: an SMV file (ADC offset removed) or a raw float32 image.
+
+    Args:
+        path: The image.
+        fpixels: Expected width.
+        spixels: Expected height.
+        adc_offset: Counts to subtract from SMV pixels (the -adc value).
+
+    Returns:
+        ``(spixels, fpixels)`` float64 image.
+
+    Raises:
+        InputError: Unreadable, or of another size than the flags describe.
+    """
+    try:
+        head = path.read_bytes()[:1]
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    if head == b"{":
+        smv = read_smv(path)
+        if smv.data.shape != (spixels, fpixels):
+            raise InputError(
+                f"is {smv.data.shape[1]} x {smv.data.shape[0]} pixels but the flags describe "
+                f"{fpixels} x {spixels}",
+                path,
+            )
+        return smv.data.astype(np.float64) - adc_offset
+    return read_float_image(path, fpixels, spixels).astype(np.float64)
+
+
+def _parse_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InputError("name at least one parameter", "--refine")
+    for name in names:
+        if name not in REFINABLE:
+            raise InputError(
+                f"unknown parameter {name!r}; choose from {', '.join(REFINABLE)}", "--refine"
+            )
+    return names
+
+
+def refine_command(
+    observed: str,
+    refine: str,
+    flags: Sequence[str],
+    *,
+    loss: str = "lsq",
+    method: str = "lbfgs",
+    max_iter: int = 50,
+    json_out: str | None = None,
+    dtype: str = "float64",
+    say: Callable[[str], None] = print,
+) -> FitResult:
+    """Refine the named parameters of the model that ``flags`` describe against ``observed``.
+
+    Args:
+        observed: Observed image path (SMV, or raw float32 in -floatfile layout).
+        refine: Comma-separated parameter names.
+        flags: nanoBragg flags of the starting model.
+        loss: ``"lsq"`` or ``"poisson"``.
+        method: ``"lbfgs"`` or ``"adam"``.
+        max_iter: Iterations per coarse-to-fine stage.
+        json_out: Where to write the result as JSON.
+        dtype: float64 (default) or float32.
+        say: Where console lines go.
+
+    Returns:
+        The fit.
+
+    Raises:
+        InputError: Bad flags, names or files.
+    """
+    if loss not in ("lsq", "poisson"):
+        raise InputError(f"expected lsq or poisson, got {loss!r}", "--loss")
+    if method not in ("lbfgs", "adam"):
+        raise InputError(f"expected lbfgs or adam, got {method!r}", "--method")
+    if dtype not in ("float32", "float64"):
+        raise InputError(f"expected float32 or float64, got {dtype!r}", "--dtype")
+    names = _parse_names(refine)
+    parsed = parse_args(list(flags))
+    settings = parsed.settings
+    experiment = resolve(
+        settings,
+        load_inputs(settings),
+        dtype=torch.float64 if dtype == "float64" else torch.float32,
+        quirks=parsed.quirks,
+        rng=CRandom(),
+    )
+    st = experiment.static
+    obs = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
+    try:
+        sim = Simulator(experiment, names)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), "--refine") from None
+    target = torch.as_tensor(obs, dtype=experiment.params.dtype)
+
+    say(f"refining {', '.join(names)} against {observed} ({loss}, {method})")
+
+    def report(iteration: int, value: float, values: dict[str, float | list[float]]) -> None:
+        shown = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+        say(f"iter {iteration:3d}  loss {value:.6g}  {shown}")
+
+    result = fit(sim, target, loss=loss, method=method, max_iter=max_iter, callback=report)
+    say(
+        f"final loss {result.loss:.6g} after {result.iterations} iterations ({result.seconds:.1f} s)"
+    )
+    for name in names:
+        if name in result.values:
+            unit = PARAMETERS[name].unit
+            say(
+                f"  {name} = {_fmt(result.values[name])} ± {_fmt(result.uncertainties.get(name, 0.0))} {unit}"
+            )
+    if json_out is not None:
+        payload = {
+            "parameters": result.values,
+            "uncertainties": result.uncertainties,
+            "start": result.start,
+            "loss": result.loss,
+            "iterations": result.iterations,
+            "history": result.history,
+            "units": {name: PARAMETERS[name].unit for name in names},
+        }
+        atomic_write_bytes(Path(json_out), (json.dumps(payload, indent=2) + "\n").encode())
+    return result
+
+
+def _fmt(value: float | list[float]) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{x:.6g}" for x in value) + "]"
+    return f"{value:.6g}"

@@ -1,0 +1,351 @@
+"""Fitting a :class:`~nb_core.model.Simulator` to an observed image, with uncertainties.
+
+The optimizer works on scaled coordinates ``z``: each parameter is ``value0 + step * z``, with
+the parameter's typical step (:data:`nb_core.model.PARAMETERS`), so that millimetres, degrees
+and cell counts are comparable. L-BFGS (strong-Wolfe line search) and Adam are available;
+bounds are enforced by projection. Uncertainties come from the Gauss-Newton approximation to
+the Hessian (least squares) or the Fisher information (Poisson), with the Jacobian of the image
+from forward-mode autodiff (``torch.func.jacfwd``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from nb_core.model import Simulator
+
+__all__ = [
+    "DEFAULT_BLUR",
+    "FitResult",
+    "blur",
+    "covariance",
+    "fit",
+    "hessian",
+    "loss_fn",
+]
+
+#: Gaussian smoothing (pixels) of the coarse-to-fine stages: wide blurs first widen the capture
+#: range (spots that do not yet overlap still pull together), the last stage is unblurred.
+DEFAULT_BLUR = (4.0, 2.0, 1.0, 0.0)
+
+
+def blur(image: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian smoothing of an image (differentiable).
+
+    Args:
+        image: ``(S, F)`` image.
+        sigma: Standard deviation in pixels; 0 returns the image unchanged.
+
+    Returns:
+        ``(S, F)`` smoothed image (reflecting edges).
+    """
+    if sigma <= 0:
+        return image
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    img = image[None, None]
+    pad = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)
+    img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
+    if pad < radius:
+        img = torch.nn.functional.pad(img, (radius - pad,) * 4, mode="replicate")
+    img = torch.nn.functional.conv2d(img, kernel.reshape(1, 1, 1, -1))
+    img = torch.nn.functional.conv2d(img, kernel.reshape(1, 1, -1, 1))
+    return img[0, 0]
+
+
+Callback = Callable[[int, float, dict[str, float | list[float]]], None]
+
+
+def loss_fn(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
+    """A loss between a model image and an observed image.
+
+    Args:
+        kind: ``"lsq"`` (sum of squared residuals) or ``"poisson"`` (negative log-likelihood
+            of observed counts, up to a constant).
+
+    Returns:
+        ``loss(model, observed) -> ()``.
+
+    Raises:
+        KeyError: Unknown kind.
+    """
+    if kind == "lsq":
+        return lambda model, obs: ((model - obs) ** 2).sum()
+    if kind == "poisson":
+
+        def poisson(model: Tensor, obs: Tensor) -> Tensor:
+            mu = torch.clamp(model, min=1e-12)
+            return (mu - obs * torch.log(mu)).sum()
+
+        return poisson
+    raise KeyError(f"unknown loss {kind!r}; choose lsq or poisson")
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes:
+        values: Refined values, user units (name -> number or list).
+        start: Starting values, user units.
+        uncertainties: One-sigma uncertainties, user units (same shapes as ``values``).
+        loss: Final loss.
+        iterations: Optimizer iterations taken.
+        history: Unsmoothed loss after each iteration (the start first).
+        trajectory: Values after each iteration (the start first).
+        seconds: Wall time.
+    """
+
+    values: dict[str, float | list[float]]
+    start: dict[str, float | list[float]]
+    uncertainties: dict[str, float | list[float]] = field(default_factory=dict)
+    loss: float = math.nan
+    iterations: int = 0
+    history: list[float] = field(default_factory=list)
+    trajectory: list[dict[str, float | list[float]]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _steps(sim: Simulator) -> dict[str, Tensor]:
+    steps = {}
+    for name in sim.names:
+        value = sim.values[name].detach()
+        step = torch.as_tensor(sim.specs[name].step, dtype=value.dtype, device=value.device)
+        step = step.expand_as(value).clone()
+        # Parameters without a natural step (fluence, F_hkl) move in relative terms.
+        relative = torch.clamp(value.abs() * 1e-3, min=1e-12)
+        steps[name] = torch.where(step > 0, step, relative)
+    return steps
+
+
+def _project(sim: Simulator) -> None:
+    with torch.no_grad():
+        for name in sim.names:
+            spec = sim.specs[name]
+            if spec.lower is not None or spec.upper is not None:
+                sim.values[name].clamp_(min=spec.lower, max=spec.upper)
+
+
+def fit(
+    sim: Simulator,
+    observed: Tensor,
+    *,
+    loss: str = "lsq",
+    method: str = "lbfgs",
+    max_iter: int = 50,
+    lr: float | None = None,
+    tolerance: float = 1e-10,
+    blurs: tuple[float, ...] = DEFAULT_BLUR,
+    callback: Callback | None = None,
+    uncertainties: bool = True,
+) -> FitResult:
+    """Refine the simulator's trainable parameters against an observed image.
+
+    Args:
+        sim: The simulator; its parameters are updated in place.
+        observed: ``(spixels, fpixels)`` observed image (photons or counts).
+        loss: ``"lsq"`` or ``"poisson"``.
+        method: ``"lbfgs"`` or ``"adam"``.
+        max_iter: Optimizer iterations per stage.
+        lr: Learning rate in scaled units (default 1 for L-BFGS, 0.5 for Adam).
+        tolerance: A stage ends when the relative change of the loss falls below this.
+        blurs: Gaussian smoothing (pixels) of each coarse-to-fine stage; the loss compares
+            smoothed images; the last value should be 0.
+        callback: Called after each iteration with (iteration, loss, values).
+        uncertainties: Also compute one-sigma uncertainties at the end.
+
+    Returns:
+        The refined values, loss history and uncertainties.
+    """
+    criterion = loss_fn(loss)
+    observed = observed.to(dtype=sim.base.dtype, device=sim.base.device)
+    steps = _steps(sim)
+    origin = {name: sim.values[name].detach().clone() for name in sim.names}
+    z = {name: torch.zeros_like(origin[name], requires_grad=True) for name in sim.names}
+
+    def write() -> None:
+        with torch.no_grad():
+            for name in sim.names:
+                sim.values[name].copy_(origin[name] + steps[name] * z[name])
+        _project(sim)
+        with torch.no_grad():
+            for name in sim.names:
+                z[name].copy_((sim.values[name] - origin[name]) / steps[name])
+
+    # The smoothing of the current stage, and its loss at the stage's start (each stage's loss
+    # is scaled to start near 1, so that first steps are well sized).
+    stage = {"sigma": 0.0, "norm": 1.0}
+
+    def evaluate() -> Tensor:
+        values = {name: origin[name] + steps[name] * z[name] for name in sim.names}
+        model = blur(sim.render_with(values), stage["sigma"])
+        return criterion(model, blur(observed, stage["sigma"])) / stage["norm"]
+
+    def plain_loss() -> float:
+        with torch.no_grad():
+            return float(criterion(sim(), observed))
+
+    params = list(z.values())
+    if method not in ("lbfgs", "adam"):
+        raise KeyError(f"unknown method {method!r}; choose lbfgs or adam")
+
+    start = time.perf_counter()
+    result = FitResult(values={}, start=sim.state())
+    result.history.append(plain_loss())
+    result.trajectory.append(sim.state())
+    iteration = 0
+    for sigma in blurs or (0.0,):
+        stage["sigma"], stage["norm"] = sigma, 1.0
+        with torch.no_grad():
+            stage["norm"] = max(abs(float(evaluate())), 1e-300)
+        opt = _optimizer(method, params, lr)
+        previous = 1.0
+
+        def closure(opt: torch.optim.Optimizer = opt) -> Tensor:
+            opt.zero_grad()
+            value = evaluate()
+            value.backward()
+            return value
+
+        for _ in range(max_iter):
+            opt.step(closure)  # pyright: ignore[reportCallIssue, reportArgumentType]
+            write()
+            with torch.no_grad():
+                current = float(evaluate())
+            iteration += 1
+            result.history.append(plain_loss())
+            result.trajectory.append(sim.state())
+            if callback is not None:
+                callback(iteration, result.history[-1], sim.state())
+            if abs(previous - current) <= tolerance * max(abs(previous), 1e-300):
+                break
+            previous = current
+    result.iterations = iteration
+    result.loss = result.history[-1]
+    result.values = sim.state()
+    if uncertainties:
+        cov = covariance(sim, observed, loss=loss)
+        result.uncertainties = _sigmas(sim, cov)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _optimizer(method: str, params: list[Tensor], lr: float | None) -> torch.optim.Optimizer:
+    if method == "lbfgs":
+        # One iteration per step() call (the caller records each); the line search may take up
+        # to 25 evaluations to extrapolate along the first, badly scaled direction.
+        return torch.optim.LBFGS(
+            params,
+            lr=1.0 if lr is None else lr,
+            max_iter=1,
+            max_eval=25,
+            tolerance_grad=1e-14,
+            tolerance_change=1e-16,
+            line_search_fn="strong_wolfe",
+        )
+    return torch.optim.Adam(params, lr=0.5 if lr is None else lr)
+
+
+@contextlib.contextmanager
+def _quiet_forward_ad() -> Iterator[None]:
+    """Silence the deprecation warning torch itself raises when forward-mode AD first loads."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning
+        )
+        yield
+
+
+def _flatten(sim: Simulator) -> tuple[Tensor, Callable[[Tensor], dict[str, Tensor]]]:
+    names = sim.names
+    shapes = [sim.values[n].shape for n in names]
+    sizes = [int(sim.values[n].numel()) for n in names]
+    theta = torch.cat([sim.values[n].detach().reshape(-1) for n in names])
+
+    def unflatten(vec: Tensor) -> dict[str, Tensor]:
+        out = {}
+        for name, shape, part in zip(names, shapes, torch.split(vec, sizes), strict=True):
+            out[name] = part.reshape(shape)
+        return out
+
+    return theta, unflatten
+
+
+def covariance(sim: Simulator, observed: Tensor, *, loss: str = "lsq") -> Tensor:
+    """Covariance of the trainable parameters (user units) at their current values.
+
+    Least squares: ``sigma^2 (J^T J)^-1`` with ``sigma^2 = RSS / (n - p)``. Poisson: the
+    inverse Fisher information ``(J^T diag(1/mu) J)^-1``. ``J`` is the Jacobian of the image
+    with respect to the flattened parameters, from forward-mode autodiff.
+
+    Args:
+        sim: The simulator.
+        observed: ``(spixels, fpixels)`` observed image.
+        loss: ``"lsq"`` or ``"poisson"``.
+
+    Returns:
+        ``(p, p)`` covariance over the flattened parameters (in :attr:`Simulator.names` order).
+    """
+    theta, unflatten = _flatten(sim)
+
+    def image(vec: Tensor) -> Tensor:
+        return sim.render_with(unflatten(vec)).reshape(-1)
+
+    with _quiet_forward_ad():
+        jac = torch.func.jacfwd(image)(theta)  # (npix, p)
+    with torch.no_grad():
+        model = image(theta)
+    obs = observed.reshape(-1).to(model)
+    if loss == "poisson":
+        weights = 1.0 / torch.clamp(model, min=1e-12)
+        info = jac.T @ (weights[:, None] * jac)
+        return torch.linalg.pinv(info)
+    rss = float(((model - obs) ** 2).sum())
+    dof = max(1, model.numel() - theta.numel())
+    return (rss / dof) * torch.linalg.pinv(jac.T @ jac)
+
+
+def _sigmas(sim: Simulator, cov: Tensor) -> dict[str, float | list[float]]:
+    sig = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0.0)).detach().cpu().double()
+    out: dict[str, float | list[float]] = {}
+    offset = 0
+    for name in sim.names:
+        n = int(sim.values[name].numel())
+        part = sig[offset : offset + n]
+        offset += n
+        if name == "F_hkl":
+            continue
+        out[name] = float(part[0]) if sim.values[name].dim() == 0 else [float(x) for x in part]
+    return out
+
+
+def hessian(sim: Simulator, observed: Tensor, *, loss: str = "lsq") -> Tensor:
+    """Exact Hessian of the loss with respect to the flattened trainable parameters.
+
+    Args:
+        sim: The simulator.
+        observed: ``(spixels, fpixels)`` observed image.
+        loss: ``"lsq"`` or ``"poisson"``.
+
+    Returns:
+        ``(p, p)`` second derivatives (user units).
+    """
+    criterion = loss_fn(loss)
+    theta, unflatten = _flatten(sim)
+    obs = observed.to(dtype=theta.dtype, device=theta.device)
+
+    def objective(vec: Tensor) -> Tensor:
+        return criterion(sim.render_with(unflatten(vec)), obs)
+
+    with _quiet_forward_ad():
+        return torch.func.hessian(objective)(theta)
