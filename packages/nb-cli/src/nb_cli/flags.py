@@ -1622,6 +1622,17 @@ NB_OPTIONS: tuple[Flag, ...] = (
     ),
     Flag("-device", ("word",), "cpu|cuda", "", "cpu", "nb", "where to compute", nb_only=True),
     Flag(
+        "-compile",
+        ("word",),
+        "auto|on|off",
+        "",
+        "auto",
+        "nb",
+        "fuse the kernel with torch.compile (auto: for jobs over 2e8 evaluations, when a C++ "
+        "compiler is present; the first compilation takes tens of seconds, later runs reuse it)",
+        nb_only=True,
+    ),
+    Flag(
         "-fix",
         ("word",),
         "NAME[,NAME]",

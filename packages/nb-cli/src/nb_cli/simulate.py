@@ -8,6 +8,7 @@ and writes the outputs (each file written to a temporary name and renamed into p
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,12 +44,31 @@ class Prepared:
         inputs: Data read from the input files.
         experiment: The resolved experiment.
         workdir: Folder for relative outputs and the dump file.
+        compile: Whether to render with the compiled kernel.
     """
 
     parsed: ParsedArgs
     inputs: Inputs
     experiment: Experiment
     workdir: Path
+    compile: bool = False
+
+
+#: Lattice evaluations above which ``-compile auto`` compiles the kernel.
+COMPILE_THRESHOLD = 2e8
+
+
+def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
+    if choice not in ("auto", "on", "off"):
+        raise InputError(f"expected auto, on or off, got {choice!r}", "-compile")
+    if choice != "auto":
+        return choice == "on"
+    st = experiment.static
+    xmin, xmax, ymin, ymax = st.roi
+    pixels = (min(xmax, st.fpixels - 1) - xmin + 1) * (min(ymax, st.spixels - 1) - ymin + 1)
+    work = pixels * st.evaluations_per_pixel
+    compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
+    return work > COMPILE_THRESHOLD and (device != "cpu" or compiler is not None)
 
 
 @dataclass(frozen=True)
@@ -128,7 +148,10 @@ def prepare(argv: Sequence[str], *, workdir: str | Path | None = None) -> Prepar
             f"{avail / 2**30:.1f} GiB is available",
             flag,
         )
-    return Prepared(parsed=parsed, inputs=inputs, experiment=experiment, workdir=base)
+    use_compile = _want_compile(str(parsed.nb.get("compile", "auto")), experiment, device)
+    return Prepared(
+        parsed=parsed, inputs=inputs, experiment=experiment, workdir=base, compile=use_compile
+    )
 
 
 def _out_path(base: Path, name: str) -> Path:
@@ -177,6 +200,19 @@ def smv_header(experiment: Experiment) -> list[tuple[str, str]]:
     ]
 
 
+def _render(
+    prepared: Prepared, progress: Callable[[int, int], None] | None, say: Printer
+) -> torch.Tensor:
+    exp = prepared.experiment
+    if prepared.compile:
+        try:
+            return render(exp.params, exp.static, progress=progress, compile=True)
+        except Exception as exc:  # a missing compiler or an unsupported device: fall back
+            reason = " ".join(str(exc).split())[:200]
+            say(f"note: torch.compile failed ({type(exc).__name__}: {reason}); rendering eagerly")
+    return render(exp.params, exp.static, progress=progress)
+
+
 def run_simulation(
     prepared: Prepared,
     *,
@@ -213,7 +249,7 @@ def run_simulation(
 
     t0 = time.perf_counter()
     with torch.no_grad():
-        image_t = render(exp.params, st, progress=progress)
+        image_t = _render(prepared, progress, say)
         solid = float(solid_angle_total(exp.params, st))
     seconds = time.perf_counter() - t0
     image = image_t.detach().to("cpu", torch.float32).numpy()

@@ -38,6 +38,7 @@ from nb_core.units import AVOGADRO, R_E_SQR
 __all__ = [
     "DEFAULT_MAX_EVALUATIONS",
     "Evaluation",
+    "compiled_chunk",
     "evaluate_pixels",
     "lattice_factor_signed",
     "render",
@@ -258,7 +259,7 @@ def evaluate_pixels(
     *,
     shared: _Shared | None = None,
     interpolation_disabled: Tensor | None = None,
-    first_chunk: bool = False,
+    first_chunk: bool | Tensor = False,
 ) -> Evaluation:
     """Evaluate a set of pixels (one chunk) exactly as the C program does, keeping intermediates.
 
@@ -270,7 +271,8 @@ def evaluate_pixels(
         interpolation_disabled: ``()`` bool: whether an earlier chunk already switched the
             tricubic interpolation off (the C program does so for the rest of the run after the
             first evaluation whose 4x4x4 block leaves the grid).
-        first_chunk: Whether ``pixel_index[0]`` is the first pixel of the run (phi0 quirk).
+        first_chunk: Whether ``pixel_index[0]`` is the first pixel of the run (phi0 quirk); a
+            bool or a ``()`` bool tensor.
 
     Returns:
         Every intermediate, the pixel values and the updated interpolation state.
@@ -308,11 +310,12 @@ def evaluate_pixels(
 
     # Miller indices, axis first: (3, P, L, X, Src, Phi, M).
     hkl = torch.einsum("plxsk,fmjk->jplxsfm", scattering, sh.lattice)
-    if first_chunk and sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
+    if sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
         # The very first phi loop of the run rotates from the unrotated lattice.
+        is_first = torch.as_tensor(first_chunk, device=dev)
         first_src, any_pass = _first_true(passed[0, 0, 0])
         alt = torch.einsum("sk,fmjk->jsfm", scattering[0, 0, 0], sh.lattice_first)
-        src_mask = (torch.arange(static.sources, device=dev) == first_src) & any_pass
+        src_mask = (torch.arange(static.sources, device=dev) == first_src) & any_pass & is_first
         use = src_mask[:, None] & sh.first_differs[None, :]
         first = torch.where(use[None, :, :, None], alt, hkl[:, 0, 0, 0])
         hkl = _replace_first(hkl, first)
@@ -450,12 +453,48 @@ def _chunk_size(static: Static, max_evaluations: int) -> int:
     return max(1, budget // per_pixel)
 
 
+def _chunk_values(
+    pixel_index: Tensor,
+    params: Params,
+    static: Static,
+    shared: _Shared,
+    disabled: Tensor,
+    first: Tensor,
+) -> tuple[Tensor, Tensor]:
+    ev = evaluate_pixels(
+        pixel_index,
+        params,
+        static,
+        shared=shared,
+        interpolation_disabled=disabled,
+        first_chunk=first,
+    )
+    return ev.value, ev.interpolation_disabled
+
+
+_COMPILED: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {}
+
+
+def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor]]:
+    """The chunk kernel compiled with ``torch.compile`` (one fused loop per chunk shape).
+
+    Compiled once per process and per (static options, chunk shape, dtype, device); the
+    inductor cache on disk makes later processes start fast.
+    """
+    fn = _COMPILED.get("chunk")
+    if fn is None:
+        fn = torch.compile(_chunk_values, dynamic=False)
+        _COMPILED["chunk"] = fn
+    return fn
+
+
 def render(
     params: Params,
     static: Static,
     *,
     max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
     progress: ProgressFn | None = None,
+    compile: bool = False,
 ) -> Tensor:
     """Render the float image of an experiment.
 
@@ -464,6 +503,9 @@ def render(
         static: Static options.
         max_evaluations: Lattice evaluations per chunk; bounds peak memory.
         progress: Called with (pixels done, pixels total) after each chunk.
+        compile: Run each chunk through the ``torch.compile``d kernel (same image; much
+            faster on large jobs once compiled; gradients flow through it). Every chunk is
+            padded to the same shape so that one compilation serves them all.
 
     Returns:
         ``(spixels, fpixels)`` image in photons per pixel; pixels outside the ROI or masked
@@ -472,19 +514,19 @@ def render(
     sh = _shared(params, static)
     pixels = rendered_pixels(params, static)
     total = int(pixels.shape[0])
-    chunk = _chunk_size(static, max_evaluations)
+    chunk = min(_chunk_size(static, max_evaluations), max(total, 1))
     disabled = torch.zeros((), dtype=torch.bool, device=params.device)
+    kernel = compiled_chunk() if compile else _chunk_values
     values = []
     for start in range(0, total, chunk):
-        part, disabled = render_pixels(
-            pixels[start : start + chunk],
-            params,
-            static,
-            shared=sh,
-            interpolation_disabled=disabled,
-            first_chunk=start == 0,
-        )
-        values.append(part)
+        index = pixels[start : start + chunk]
+        count = int(index.shape[0])
+        if compile and count < chunk:
+            # Pad with the last pixel (evaluated again, then dropped) to keep one shape.
+            index = torch.cat((index, index[-1:].expand(chunk - count)))
+        first = torch.tensor(start == 0, device=params.device)
+        part, disabled = kernel(index, params, static, sh, disabled, first)
+        values.append(part[:count])
         if progress is not None:
             progress(min(start + chunk, total), total)
     npixels = static.fpixels * static.spixels
