@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import Tensor
@@ -149,8 +149,8 @@ def _lattice_factor_sq(
     if static.shape == "square":
         out = None
         for axis in range(3):
+            # For N = 1 the factor is exactly 1, as the C program's skip of that axis gives.
             factor = sincg_offset(delta[axis], n[axis])
-            factor = torch.where(n[axis] > 1.0, factor, torch.ones_like(factor))
             sq = factor * factor
             out = sq if out is None else out * sq
         assert out is not None
@@ -457,7 +457,7 @@ def _chunk_values(
     pixel_index: Tensor,
     params: Params,
     static: Static,
-    shared: _Shared,
+    shared: _Shared | None,
     disabled: Tensor,
     first: Tensor,
 ) -> tuple[Tensor, Tensor]:
@@ -472,6 +472,18 @@ def _chunk_values(
     return ev.value, ev.interpolation_disabled
 
 
+_PARAM_FIELDS = tuple(f.name for f in fields(Params))
+
+
+def _chunk_from_tensors(
+    static: Static, pixel_index: Tensor, disabled: Tensor, first: Tensor, *values: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    # Params travel as plain tensor arguments (not inside objects) so that torch.compile
+    # treats them as graph inputs; the per-render quantities are recomputed inside (tiny).
+    params = Params(**dict(zip(_PARAM_FIELDS, values, strict=True)))  # type: ignore[arg-type]
+    return _chunk_values(pixel_index, params, static, None, disabled, first)
+
+
 _COMPILED: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {}
 
 
@@ -479,11 +491,12 @@ def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor]]:
     """The chunk kernel compiled with ``torch.compile`` (one fused loop per chunk shape).
 
     Compiled once per process and per (static options, chunk shape, dtype, device); the
-    inductor cache on disk makes later processes start fast.
+    inductor cache on disk makes later processes start fast. Call it as
+    ``kernel(static, pixel_index, disabled, first, *params_fields)``.
     """
     fn = _COMPILED.get("chunk")
     if fn is None:
-        fn = torch.compile(_chunk_values, dynamic=False)
+        fn = torch.compile(_chunk_from_tensors, dynamic=False)
         _COMPILED["chunk"] = fn
     return fn
 
@@ -516,7 +529,8 @@ def render(
     total = int(pixels.shape[0])
     chunk = min(_chunk_size(static, max_evaluations), max(total, 1))
     disabled = torch.zeros((), dtype=torch.bool, device=params.device)
-    kernel = compiled_chunk() if compile else _chunk_values
+    kernel = compiled_chunk() if compile else None
+    field_values = [getattr(params, name) for name in _PARAM_FIELDS]
     values = []
     for start in range(0, total, chunk):
         index = pixels[start : start + chunk]
@@ -525,7 +539,10 @@ def render(
             # Pad with the last pixel (evaluated again, then dropped) to keep one shape.
             index = torch.cat((index, index[-1:].expand(chunk - count)))
         first = torch.tensor(start == 0, device=params.device)
-        part, disabled = kernel(index, params, static, sh, disabled, first)
+        if kernel is not None:
+            part, disabled = kernel(static, index, disabled, first, *field_values)
+        else:
+            part, disabled = _chunk_values(index, params, static, sh, disabled, first)
         values.append(part[:count])
         if progress is not None:
             progress(min(start + chunk, total), total)

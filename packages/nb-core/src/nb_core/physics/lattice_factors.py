@@ -92,9 +92,11 @@ def sincg_offset(delta: Tensor, n: Tensor) -> Tensor:
     """``sin(pi n d) / sin(pi d)`` at the offset ``d = h - h0`` from the nearest integer.
 
     For integer ``n`` this is ``|sincg(h, n)|`` up to the sign ``(-1)^(h0 (n - 1))`` (see
-    :func:`sincg_sign`), which cancels in intensities. For non-integer ``n`` (refinement) it is
-    the smooth continuation around each lattice node, without the poles of
-    ``sin(pi n h) / sin(pi h)``. Finite, with finite gradients, at ``d = 0`` (value ``n``).
+    :func:`sincg_sign`), which cancels in intensities; for ``n = 1`` it is exactly 1. For
+    non-integer ``n`` (refinement) it is the smooth continuation around each lattice node,
+    without the poles of ``sin(pi n h) / sin(pi h)``. At ``d = 0`` the value is ``n``; when a
+    gradient is needed a second-order Taylor form is used there, so that first and second
+    derivatives are finite and correct.
 
     Args:
         delta: ``(...)`` offsets from the nearest integer, in [-0.5, 0.5].
@@ -103,6 +105,12 @@ def sincg_offset(delta: Tensor, n: Tensor) -> Tensor:
     Returns:
         ``(...)`` lattice factor magnitude.
     """
+    needs_grad = torch.is_grad_enabled() and (delta.requires_grad or n.requires_grad)
+    if not needs_grad:
+        zero = delta == 0
+        d_safe = torch.where(zero, 0.5, delta)
+        far = torch.sin((math.pi * n) * d_safe) / torch.sin(math.pi * d_safe)
+        return torch.where(zero, n, far)
     eps = 1e-9 if delta.dtype == torch.float64 else 1e-4
     near = torch.abs(delta.detach()) < eps
     d_safe = torch.where(near, torch.full_like(delta, 0.25), delta)
