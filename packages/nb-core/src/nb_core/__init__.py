@@ -41,7 +41,26 @@ _EXPORTS = {
     "Settings": "nb_core.settings",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "QUIRK_HELP",
+    "Experiment",
+    "ImageStats",
+    "InputError",
+    "Inputs",
+    "Params",
+    "Quirks",
+    "Settings",
+    "Static",
+    "image_statistics",
+    "int_image",
+    "load_inputs",
+    "pgm_image",
+    "render",
+    "render_pixels",
+    "rendered_pixels",
+    "resolve",
+    "solid_angle_total",
+]
 
 if TYPE_CHECKING:
     from nb_core.errors import InputError
