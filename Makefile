@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nb-installed
 
-.PHONY: demo test lint env
+.PHONY: demo test lint env bench
 
 $(STAMP): constraints.txt requirements-dev.txt packages/nb-core/pyproject.toml packages/nb-cli/pyproject.toml packages/nb-parity/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
