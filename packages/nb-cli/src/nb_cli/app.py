@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from nb_core.errors import InputError
-
 app = typer.Typer(
     name="nb",
     help="nb: a differentiable PyTorch nanoBragg. Same flags, same images.",
@@ -111,9 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="nb", standalone_mode=False)
-    except InputError as exc:
-        sys.stderr.write(f"nb: error: {exc}\n")
-        return 2
     except Exit as exc:
         return int(exc.exit_code or 0)
     except Abort:
@@ -126,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"nb: error: {' '.join(message.split())}\n")
         return 2
+    except Exception as exc:
+        # Imported here so that 'nb --help' does not import the engine (and torch).
+        from nb_core.errors import InputError
+
+        if isinstance(exc, InputError):
+            sys.stderr.write(f"nb: error: {exc}\n")
+            return 2
+        raise
     return int(result or 0) if isinstance(result, int) else 0
 
 

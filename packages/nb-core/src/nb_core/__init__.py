@@ -10,36 +10,15 @@ The public API:
 - :mod:`nb_core.io` -- the files nanoBragg reads and writes;
 - :mod:`nb_core.images` -- statistics, SMV counts and PGM bytes from a float image;
 - :class:`Quirks` -- switches that fix the C program's plain bugs (reproduced by default).
-
-Names are imported on first use, so that ``import nb_core.errors`` (and ``nb --help``) does not
-pay for importing torch.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-_EXPORTS = {
-    "InputError": "nb_core.errors",
-    "ImageStats": "nb_core.images",
-    "image_statistics": "nb_core.images",
-    "int_image": "nb_core.images",
-    "pgm_image": "nb_core.images",
-    "QUIRK_HELP": "nb_core.options",
-    "Quirks": "nb_core.options",
-    "Experiment": "nb_core.params",
-    "Params": "nb_core.params",
-    "Static": "nb_core.params",
-    "render": "nb_core.render",
-    "render_pixels": "nb_core.render",
-    "rendered_pixels": "nb_core.render",
-    "solid_angle_total": "nb_core.render",
-    "Inputs": "nb_core.resolve",
-    "load_inputs": "nb_core.resolve",
-    "resolve": "nb_core.resolve",
-    "Settings": "nb_core.settings",
-}
+from nb_core.errors import InputError
+from nb_core.images import ImageStats, image_statistics, int_image, pgm_image
+from nb_core.options import QUIRK_HELP, Quirks
+from nb_core.params import Experiment, Params, Static
+from nb_core.render import render, render_pixels, rendered_pixels, solid_angle_total
+from nb_core.resolve import Inputs, load_inputs, resolve
+from nb_core.settings import Settings
 
 __all__ = [
     "QUIRK_HELP",
@@ -61,21 +40,3 @@ __all__ = [
     "resolve",
     "solid_angle_total",
 ]
-
-if TYPE_CHECKING:
-    from nb_core.errors import InputError
-    from nb_core.images import ImageStats, image_statistics, int_image, pgm_image
-    from nb_core.options import QUIRK_HELP, Quirks
-    from nb_core.params import Experiment, Params, Static
-    from nb_core.render import render, render_pixels, rendered_pixels, solid_angle_total
-    from nb_core.resolve import Inputs, load_inputs, resolve
-    from nb_core.settings import Settings
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nb_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value

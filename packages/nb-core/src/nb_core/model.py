@@ -11,7 +11,7 @@ The mapping from a user-facing name to a field of ``Params`` is one table,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -147,10 +147,16 @@ class Simulator(nn.Module):
         max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
     ) -> None:
         super().__init__()
+        self._trainable = list(trainable)
+        trainable = self._trainable
         self.base = experiment.params
-        self.static = experiment.static
+        static = experiment.static
+        if any(name in ("Na", "Nb", "Nc") for name in trainable):
+            # Refined cell counts are continuous: the render must not assume integers.
+            static = replace(static, integer_cells=None)
+        self.static = static
         self.max_evaluations = max_evaluations
-        self.names = list(dict.fromkeys(trainable))
+        self.names = list(dict.fromkeys(self._trainable))
         self.specs = {name: _spec(name, self.static) for name in self.names}
         self.values = nn.ParameterDict(
             {

@@ -179,6 +179,9 @@ class Static:
             step itself, an earlier one when its angle is exactly 0.0, or -1 for none).
         phi_source_first: The same for the very first phi loop of a run.
         pix0_given: Whether -pix0_vector was given.
+        integer_cells: The unit-cell counts as integers when ``Params.n_cells`` holds exactly
+            these values and is not being refined (the render may then use a faster form of
+            the lattice factor); None otherwise.
         quirks: Which C bugs are reproduced.
     """
 
@@ -211,6 +214,7 @@ class Static:
     phi_source: tuple[int, ...] = ()
     phi_source_first: tuple[int, ...] = ()
     pix0_given: bool = False
+    integer_cells: tuple[int, int, int] | None = None
     quirks: Quirks = field(default_factory=Quirks)
 
     @property

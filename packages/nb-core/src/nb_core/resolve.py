@@ -729,7 +729,11 @@ def resolve(
     log(f"  created a total of {domains} mosaic domains")
 
     params = params.replace(n_cells=t(ncells))
-    static = replace(static, oversample=oversample)
+    static = replace(
+        static,
+        oversample=oversample,
+        integer_cells=(int(ncells[0]), int(ncells[1]), int(ncells[2])),
+    )
 
     info.update(
         hkls=hkls,
