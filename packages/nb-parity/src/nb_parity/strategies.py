@@ -160,7 +160,7 @@ class Geometry:
     def __repr__(self) -> str:
         files = ", ".join(f"{name!r}: <{len(data)} bytes>" for name, data in self.files.items())
         return (
-            f"Geometry(argv={self.argv!r}, files={{{files}}}, "
+            f"{type(self).__name__}(argv={self.argv!r}, files={{{files}}}, "
             f"fpixels={self.fpixels}, spixels={self.spixels})"
         )
 
