@@ -61,20 +61,20 @@ def test_sincg_gradcheck_through_integer_points() -> None:
     )
 
 
-def test_sinc3_known_values_and_smoothness_at_zero() -> None:
-    # sinc3(x) = 3 (sin x - x cos x) / x^3 at x = pi sqrt(u)
-    for u in (0.0, 1e-8, 0.04, 0.5, 2.0):
+def test_sinc3_matches_the_c_closed_form_and_is_smooth_at_zero() -> None:
+    # Without gradients (float64) the value is the C program's 3 (sin x / x - cos x) / x^2 at
+    # x = pi sqrt(u), cancellation near 0 included; 1 at exactly 0.
+    for u in (0.0, 1e-18, 1e-8, 0.04, 0.5, 2.0):
         x = math.pi * math.sqrt(u)
-        if x < 1e-2:  # the closed form cancels badly here; use its series
-            expected = 1.0 - x**2 / 10.0 + x**4 / 280.0
-        else:
-            expected = 3.0 * (math.sin(x) / x - math.cos(x)) / (x * x)
-        assert float(sinc3_of_square(torch.tensor(u, dtype=F64))) == pytest.approx(
-            expected, rel=1e-10
-        )
-    u = torch.tensor([0.0, 1e-6, 0.2], dtype=F64, requires_grad=True)
+        expected = 1.0 if x == 0 else 3.0 * (math.sin(x) / x - math.cos(x)) / (x * x)
+        assert float(sinc3_of_square(torch.tensor(u, dtype=F64))) == expected
+    # With gradients a series replaces the closed form near 0: accurate and smooth.
+    u = torch.tensor([0.0, 1e-18, 1e-6, 0.2], dtype=F64, requires_grad=True)
+    value = sinc3_of_square(u)
+    x2 = math.pi**2 * 1e-6
+    assert float(value[2].detach()) == pytest.approx(1 - x2 / 10 + x2**2 / 280, rel=1e-14)
     assert torch.autograd.gradcheck(sinc3_of_square, (u,))
-    (g,) = torch.autograd.grad(sinc3_of_square(u).sum(), u)
+    (g,) = torch.autograd.grad(value.sum(), u)
     assert float(g[0]) == pytest.approx(-(math.pi**2) / 10.0)
 
 

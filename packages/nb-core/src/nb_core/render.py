@@ -238,6 +238,7 @@ class Evaluation:
         omega_used: ``(P,)`` the solid angle that multiplied the pixel.
         capture_used: ``(P,)`` the capture fraction that multiplied the pixel.
         interpolation_disabled: ``()`` bool state after this chunk.
+        first_loop_pending: ``()`` bool: the run's first phi loop is still to come.
     """
 
     positions: Tensor
@@ -258,6 +259,7 @@ class Evaluation:
     omega_used: Tensor
     capture_used: Tensor
     interpolation_disabled: Tensor
+    first_loop_pending: Tensor
 
 
 def evaluate_pixels(
@@ -279,7 +281,8 @@ def evaluate_pixels(
         interpolation_disabled: ``()`` bool: whether an earlier chunk already switched the
             tricubic interpolation off (the C program does so for the rest of the run after the
             first evaluation whose 4x4x4 block leaves the grid).
-        first_chunk: Whether ``pixel_index[0]`` is the first pixel of the run (phi0 quirk); a
+        first_chunk: Whether the run's first phi loop is still to come (phi0 quirk): True for
+            the first chunk, then the ``first_loop_pending`` state of the previous chunk; a
             bool or a ``()`` bool tensor.
 
     Returns:
@@ -318,15 +321,19 @@ def evaluate_pixels(
 
     # Miller indices, axis first: (3, P, L, X, Src, Phi, M).
     hkl = torch.einsum("plxsk,fmjk->jplxsfm", scattering, sh.lattice)
+    pending = torch.as_tensor(first_chunk, device=dev)
+    flat_passed = passed.reshape(-1)
+    first_pass, any_pass_chunk = _first_true(flat_passed[None])
     if sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
-        # The very first phi loop of the run rotates from the unrotated lattice.
-        is_first = torch.as_tensor(first_chunk, device=dev)
-        first_src, any_pass = _first_true(passed[0, 0, 0])
-        alt = torch.einsum("sk,fmjk->jsfm", scattering[0, 0, 0], sh.lattice_first)
-        src_mask = (torch.arange(static.sources, device=dev) == first_src) & any_pass & is_first
-        use = src_mask[:, None] & sh.first_differs[None, :]
-        first = torch.where(use[None, :, :, None], alt, hkl[:, 0, 0, 0])
-        hkl = _replace_first(hkl, first)
+        # The run's very first phi loop (at the first evaluation that passes the -dmin cut)
+        # rotates from the unrotated lattice.
+        selected = scattering.reshape(-1, 3)[first_pass[0]]
+        alt = torch.einsum("k,fmjk->jfm", selected, sh.lattice_first)
+        order = torch.arange(flat_passed.shape[0], device=dev)
+        mask = ((order == first_pass[0]) & any_pass_chunk[0] & pending).reshape(passed.shape)
+        use = mask[..., None, None] & sh.first_differs[:, None]
+        hkl = torch.where(use[None], alt[:, None, None, None, None], hkl)
+    pending = pending & ~any_pass_chunk[0]
 
     hkl0 = nearest_index(hkl)
     lat_sq = _lattice_factor_sq(hkl, hkl0, params, static, sh.reciprocal)  # (P, L, X, Src, Phi, M)
@@ -349,12 +356,12 @@ def evaluate_pixels(
             big = torch.full_like(order, oor.numel())
             first_oor = torch.where(oor, order, big).min()
             enabled = ~interpolation_disabled
+            # Interpolated before the first evaluation whose block leaves the grid; nearest
+            # from it on (the C program switches interpolation off there, and its nearest-
+            # neighbour branch then runs in that same evaluation).
             use_interp = enabled & (order < first_oor)
-            at_first = enabled & (order == first_oor)
             f_interp = lookup_tricubic(params.f_grid, static.grid_origin, hkl)
-            f_cell = torch.where(
-                use_interp, f_interp, torch.where(at_first, params.default_F, f_near)
-            )
+            f_cell = torch.where(use_interp, f_interp, f_near)
             interpolation_disabled = interpolation_disabled | oor.any()
         else:
             f_cell = f_near
@@ -419,6 +426,7 @@ def evaluate_pixels(
         omega_used=omega_used,
         capture_used=capture_used,
         interpolation_disabled=interpolation_disabled,
+        first_loop_pending=pending,
     )
 
 
@@ -448,13 +456,6 @@ def render_pixels(
     return ev.value, ev.interpolation_disabled
 
 
-def _replace_first(hkl: Tensor, first: Tensor) -> Tensor:
-    """``hkl[:, 0, 0, 0]`` replaced by ``first`` (out of place, differentiable)."""
-    sub0 = torch.cat((first[:, None], hkl[:, 0, 0, 1:]), dim=1)
-    layer0 = torch.cat((sub0[:, None], hkl[:, 0, 1:]), dim=1)
-    return torch.cat((layer0[:, None], hkl[:, 1:]), dim=1)
-
-
 def _chunk_size(static: Static, max_evaluations: int) -> int:
     per_pixel = max(1, static.evaluations_per_pixel)
     budget = max_evaluations // 16 if (static.interpolate and static.has_hkl) else max_evaluations
@@ -468,7 +469,7 @@ def _chunk_values(
     shared: _Shared | None,
     disabled: Tensor,
     first: Tensor,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     ev = evaluate_pixels(
         pixel_index,
         params,
@@ -477,7 +478,7 @@ def _chunk_values(
         interpolation_disabled=disabled,
         first_chunk=first,
     )
-    return ev.value, ev.interpolation_disabled
+    return ev.value, ev.interpolation_disabled, ev.first_loop_pending
 
 
 _PARAM_FIELDS = tuple(f.name for f in fields(Params))
@@ -485,17 +486,17 @@ _PARAM_FIELDS = tuple(f.name for f in fields(Params))
 
 def _chunk_from_tensors(
     static: Static, pixel_index: Tensor, disabled: Tensor, first: Tensor, *values: Tensor | None
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     # Params travel as plain tensor arguments (not inside objects) so that torch.compile
     # treats them as graph inputs; the per-render quantities are recomputed inside (tiny).
     params = Params(**dict(zip(_PARAM_FIELDS, values, strict=True)))  # type: ignore[arg-type]
     return _chunk_values(pixel_index, params, static, None, disabled, first)
 
 
-_COMPILED: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {}
+_COMPILED: dict[str, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
 
 
-def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor]]:
+def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     """The chunk kernel compiled with ``torch.compile`` (one fused loop per chunk shape).
 
     Compiled once per process and per (static options, chunk shape, dtype, device); the
@@ -537,6 +538,7 @@ def render(
     total = int(pixels.shape[0])
     chunk = min(_chunk_size(static, max_evaluations), max(total, 1))
     disabled = torch.zeros((), dtype=torch.bool, device=params.device)
+    pending = torch.ones((), dtype=torch.bool, device=params.device)
     kernel = compiled_chunk() if compile else None
     field_values = [getattr(params, name) for name in _PARAM_FIELDS]
     values = []
@@ -546,11 +548,10 @@ def render(
         if compile and count < chunk:
             # Pad with the last pixel (evaluated again, then dropped) to keep one shape.
             index = torch.cat((index, index[-1:].expand(chunk - count)))
-        first = torch.tensor(start == 0, device=params.device)
         if kernel is not None:
-            part, disabled = kernel(static, index, disabled, first, *field_values)
+            part, disabled, pending = kernel(static, index, disabled, pending, *field_values)
         else:
-            part, disabled = _chunk_values(index, params, static, sh, disabled, first)
+            part, disabled, pending = _chunk_values(index, params, static, sh, disabled, pending)
         values.append(part[:count])
         if progress is not None:
             progress(min(start + chunk, total), total)

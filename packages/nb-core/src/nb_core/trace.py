@@ -78,8 +78,9 @@ def _last_true(mask: Tensor) -> int:
 def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> PixelTrace:
     """Trace one pixel.
 
-    Interpolation state from earlier pixels is taken into account by evaluating every
-    rendered pixel before it (cheap for the small images traces are used on).
+    State carried from earlier pixels (interpolation switched off, the run's first phi loop
+    done) is taken into account by evaluating every rendered pixel before it (cheap for the
+    small images traces are used on).
 
     Args:
         params: Parameters.
@@ -94,14 +95,15 @@ def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> Pix
     flat = spixel * static.fpixels + fpixel
     disabled = torch.zeros((), dtype=torch.bool, device=params.device)
     pixels = rendered_pixels(params, static)
-    first = bool(pixels.numel()) and int(pixels[0]) == flat
-    if static.interpolate and static.has_hkl:
-        before = pixels[pixels < flat]
-        if before.numel():
-            disabled = evaluate_pixels(before, params, static, shared=sh).interpolation_disabled
+    pending = torch.ones((), dtype=torch.bool, device=params.device)
+    stateful = (static.interpolate and static.has_hkl) or sh.lattice_first is not None
+    before = pixels[pixels < flat]
+    if stateful and before.numel():
+        prior = evaluate_pixels(before, params, static, shared=sh, first_chunk=pending)
+        disabled, pending = prior.interpolation_disabled, prior.first_loop_pending
     index = torch.tensor([flat], device=params.device)
     ev = evaluate_pixels(
-        index, params, static, shared=sh, interpolation_disabled=disabled, first_chunk=first
+        index, params, static, shared=sh, interpolation_disabled=disabled, first_chunk=pending
     )
     lam0 = float(params.wavelength)
     pos = ev.positions[0, -1, -1]

@@ -83,9 +83,11 @@ def capture_fractions(
         frame: The detector (odet).
 
     Returns:
-        ``(P, L, ...)`` capture fractions; 1 when thickness is not modelled.
+        ``(P, L, ...)`` capture fractions; 1 when thickness is not modelled, unless
+        ``-oversample_thick`` asks for them anyway (the C program then computes them for a
+        zero-thickness layer: 0).
     """
-    if not static.has_thickness:
+    if not static.has_thickness and not static.oversample_thick:
         return torch.ones_like(diffracted[..., 0])
     parallax = dot(diffracted, frame.odet)
     shape = [1] * parallax.dim()

@@ -82,7 +82,10 @@ def sincg(h: Tensor, n: Tensor) -> Tensor:
 def sinc3_of_square(u: Tensor) -> Tensor:
     """Fourier transform of a sphere, ``sinc3(x) = 3 (sin x - x cos x) / x^3``, at ``x = pi sqrt(u)``.
 
-    Working in ``u = x^2 / pi^2`` keeps the gradient finite at 0 (no sqrt singularity).
+    In float64 without gradients this is the C program's closed form for every ``x != 0``
+    (1 at ``x = 0``), its cancellation near 0 included, so that images match it. When a
+    gradient is needed, or in float32, a series replaces the closed form near 0: working in
+    ``u = x^2 / pi^2`` keeps the gradient finite at 0 (no sqrt singularity).
 
     Args:
         u: ``(...)`` squared radius in units where a reciprocal-lattice spacing is 1, >= 0.
@@ -91,11 +94,14 @@ def sinc3_of_square(u: Tensor) -> Tensor:
         ``(...)`` transform, 1 at ``u = 0``.
     """
     x2 = (math.pi * math.pi) * u
-    small = 0.5 if u.dtype != torch.float64 else 1e-3
-    near = x2.detach() < small
+    exact_c = u.dtype == torch.float64 and not (torch.is_grad_enabled() and u.requires_grad)
+    if exact_c:
+        near = x2 == 0
+    else:
+        near = x2.detach() < (0.5 if u.dtype != torch.float64 else 1e-3)
     x2_far = torch.where(near, torch.ones_like(x2), x2)
-    x = torch.sqrt(x2_far)
-    far = 3.0 * (torch.sin(x) / x - torch.cos(x)) / x2_far
+    x = torch.sqrt(x2_far) if not exact_c else math.pi * torch.sqrt(torch.where(near, 1.0, u))
+    far = 3.0 * (torch.sin(x) / x - torch.cos(x)) / (x * x)
     x2_near = torch.where(near, x2, torch.zeros_like(x2))
     series = 1.0 - x2_near / 10.0 + x2_near**2 / 280.0 - x2_near**3 / 15120.0
     return torch.where(near, series, far)
