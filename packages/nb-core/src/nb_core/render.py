@@ -327,8 +327,8 @@ def evaluate_pixels(
     if sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
         # The run's very first phi loop (at the first evaluation that passes the -dmin cut)
         # rotates from the unrotated lattice.
-        selected = scattering.reshape(-1, 3)[first_pass[0]]
-        alt = torch.einsum("k,fmjk->jfm", selected, sh.lattice_first)
+        selected = torch.index_select(scattering.reshape(-1, 3), 0, first_pass)
+        alt = torch.einsum("k,fmjk->jfm", selected[0], sh.lattice_first)
         order = torch.arange(flat_passed.shape[0], device=dev)
         mask = ((order == first_pass[0]) & any_pass_chunk[0] & pending).reshape(passed.shape)
         use = mask[..., None, None] & sh.first_differs[:, None]
