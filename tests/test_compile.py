@@ -14,7 +14,10 @@ pytestmark = pytest.mark.skipif(
     shutil.which("g++") is None, reason="torch.compile needs a C++ compiler"
 )
 
-FLAGS = ["-cell", "70", "80", "90", "85", "95", "105", "-lambda", "1", "-N", "5", "-default_F", "100", "-distance", "100", "-detpixels", "40", "-mosaic", "0.3", "-mosaic_dom", "3", "-phi", "0", "-osc", "1", "-phisteps", "3", "-dispersion", "0.5", "-dispsteps", "2", "-mosaic_seed", "3"]
+FLAGS = (
+    "-cell 70 80 90 85 95 105 -lambda 1 -N 5 -default_F 100 -distance 100 -detpixels 40 "
+    "-mosaic 0.3 -mosaic_dom 3 -phi 0 -osc 1 -phisteps 3 -dispersion 0.5 -dispsteps 2 -mosaic_seed 3"
+).split()
 
 
 def test_compiled_image_and_gradient_match_eager() -> None:
