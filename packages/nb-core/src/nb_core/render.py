@@ -208,6 +208,19 @@ def lattice_factor_signed(
     return sign * magnitude
 
 
+def _miller_indices(scattering: Tensor, lattice: Tensor) -> Tensor:
+    """``h_j = a_j . S`` for every evaluation, axis first: ``(3, P, L, X, S, F, M)``.
+
+    Eagerly a batched matrix product; under ``torch.compile`` three broadcast multiply-adds,
+    which the compiler fuses into the lattice-factor loop instead of materializing them.
+    """
+    if not torch.compiler.is_compiling():
+        return torch.einsum("plxsk,fmjk->jplxsfm", scattering, lattice)
+    s = scattering[None, :, :, :, :, None, None, :]  # (1, P, L, X, S, 1, 1, 3)
+    a = lattice.permute(2, 0, 1, 3)[:, None, None, None, None]  # (3, 1, 1, 1, 1, F, M, 3)
+    return s[..., 0] * a[..., 0] + s[..., 1] * a[..., 1] + s[..., 2] * a[..., 2]
+
+
 def _first_true(mask: Tensor) -> tuple[Tensor, Tensor]:
     """Index of the first True along the last axis, and whether there is one."""
     return mask.to(torch.uint8).argmax(dim=-1), mask.any(dim=-1)
@@ -320,7 +333,7 @@ def evaluate_pixels(
         )
 
     # Miller indices, axis first: (3, P, L, X, Src, Phi, M).
-    hkl = torch.einsum("plxsk,fmjk->jplxsfm", scattering, sh.lattice)
+    hkl = _miller_indices(scattering, sh.lattice)
     pending = torch.as_tensor(first_chunk, device=dev)
     flat_passed = passed.reshape(-1)
     first_pass, any_pass_chunk = _first_true(flat_passed[None])
