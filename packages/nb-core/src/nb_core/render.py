@@ -497,13 +497,32 @@ def _chunk_values(
 _PARAM_FIELDS = tuple(f.name for f in fields(Params))
 
 
+_FRAME_FIELDS = tuple(f.name for f in fields(DetectorFrame))
+_SHARED_FIELDS = tuple(f.name for f in fields(_Shared) if f.name != "frame")
+
+
+def _flatten_inputs(params: Params, shared: _Shared) -> list[Tensor | None]:
+    """Params, the detector frame and the per-render quantities as one flat list of tensors."""
+    return [
+        *(getattr(params, name) for name in _PARAM_FIELDS),
+        *(getattr(shared.frame, name) for name in _FRAME_FIELDS),
+        *(getattr(shared, name) for name in _SHARED_FIELDS),
+    ]
+
+
 def _chunk_from_tensors(
     static: Static, pixel_index: Tensor, disabled: Tensor, first: Tensor, *values: Tensor | None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    # Params travel as plain tensor arguments (not inside objects) so that torch.compile
-    # treats them as graph inputs; the per-render quantities are recomputed inside (tiny).
-    params = Params(**dict(zip(_PARAM_FIELDS, values, strict=True)))  # type: ignore[arg-type]
-    return _chunk_values(pixel_index, params, static, None, disabled, first)
+    # Everything travels as plain tensor arguments (not inside objects), so torch.compile
+    # treats them as graph inputs and traces only the per-chunk kernel.
+    n_params, n_frame = len(_PARAM_FIELDS), len(_FRAME_FIELDS)
+    params = Params(**dict(zip(_PARAM_FIELDS, values[:n_params], strict=True)))  # type: ignore[arg-type]
+    frame = DetectorFrame(
+        **dict(zip(_FRAME_FIELDS, values[n_params : n_params + n_frame], strict=True))
+    )  # type: ignore[arg-type]
+    rest = dict(zip(_SHARED_FIELDS, values[n_params + n_frame :], strict=True))
+    shared = _Shared(frame=frame, **rest)  # type: ignore[arg-type]
+    return _chunk_values(pixel_index, params, static, shared, disabled, first)
 
 
 _COMPILED: dict[str, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
@@ -553,7 +572,7 @@ def render(
     disabled = torch.zeros((), dtype=torch.bool, device=params.device)
     pending = torch.ones((), dtype=torch.bool, device=params.device)
     kernel = compiled_chunk() if compile else None
-    field_values = [getattr(params, name) for name in _PARAM_FIELDS]
+    field_values = _flatten_inputs(params, sh)
     values = []
     for start in range(0, total, chunk):
         index = pixels[start : start + chunk]
