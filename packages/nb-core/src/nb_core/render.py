@@ -9,6 +9,7 @@ C program's float image, quirks included (see :class:`nb_core.options.Quirks`).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -209,16 +210,28 @@ def lattice_factor_signed(
 
 
 def _miller_indices(scattering: Tensor, lattice: Tensor) -> Tensor:
-    """``h_j = a_j . S`` for every evaluation, axis first: ``(3, P, L, X, S, F, M)``.
+    """``h_j = a_j . S`` for every evaluation, laid out ``(3, F, M, P, L, X, S)``.
 
-    Eagerly a batched matrix product; under ``torch.compile`` three broadcast multiply-adds,
-    which the compiler fuses into the lattice-factor loop instead of materializing them.
+    The phi steps and domains (few) come first and the pixel-side dimensions last, so that the
+    per-evaluation work vectorizes along many pixels. Eagerly a batched matrix product; under
+    ``torch.compile`` three broadcast multiply-adds, which the compiler fuses into the
+    lattice-factor loop instead of materializing them.
+
+    Args:
+        scattering: ``(P, L, X, S, 3)`` scattering vectors (1/m).
+        lattice: ``(F, M, 3, 3)`` rows a, b, c (m) per phi step and domain.
     """
     if not torch.compiler.is_compiling():
-        return torch.einsum("plxsk,fmjk->jplxsfm", scattering, lattice)
-    s = scattering[None, :, :, :, :, None, None, :]  # (1, P, L, X, S, 1, 1, 3)
-    a = lattice.permute(2, 0, 1, 3)[:, None, None, None, None]  # (3, 1, 1, 1, 1, F, M, 3)
-    return s[..., 0] * a[..., 0] + s[..., 1] * a[..., 1] + s[..., 2] * a[..., 2]
+        return torch.einsum("plxsk,fmjk->jfmplxs", scattering, lattice)
+    s = scattering.permute(4, 0, 1, 2, 3)[:, None, None]  # (3, 1, 1, P, L, X, S)
+    a = lattice.permute(2, 3, 0, 1)[..., None, None, None, None]  # (3j, 3k, F, M, 1, 1, 1, 1)
+    return a[:, 0] * s[0] + a[:, 1] * s[1] + a[:, 2] * s[2]
+
+
+#: From the evaluation-outer layout (F, M, P, L, X, S) to the C program's loop order
+#: (P, L, X, S, F, M), and back.
+_TO_C_ORDER = (2, 3, 4, 5, 0, 1)
+_FROM_C_ORDER = (4, 5, 0, 1, 2, 3)
 
 
 def _first_true(mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -332,7 +345,7 @@ def evaluate_pixels(
             params.polarization, incident, diffracted[:, :, :, None, :], params.polar_axis
         )
 
-    # Miller indices, axis first: (3, P, L, X, Src, Phi, M).
+    # Miller indices, axis first, evaluation-outer: (3, Phi, M, P, L, X, Src).
     hkl = _miller_indices(scattering, sh.lattice)
     pending = torch.as_tensor(first_chunk, device=dev)
     flat_passed = passed.reshape(-1)
@@ -344,13 +357,13 @@ def evaluate_pixels(
         alt = torch.einsum("k,fmjk->jfm", selected[0], sh.lattice_first)
         order = torch.arange(flat_passed.shape[0], device=dev)
         mask = ((order == first_pass[0]) & any_pass_chunk[0] & pending).reshape(passed.shape)
-        use = mask[..., None, None] & sh.first_differs[:, None]
-        hkl = torch.where(use[None], alt[:, None, None, None, None], hkl)
+        use = sh.first_differs[:, None, None, None, None, None] & mask[None, None]
+        hkl = torch.where(use[None], alt[..., None, None, None, None], hkl)
     pending = pending & ~any_pass_chunk[0]
 
     hkl0 = nearest_index(hkl)
-    lat_sq = _lattice_factor_sq(hkl, hkl0, params, static, sh.reciprocal)  # (P, L, X, Src, Phi, M)
-    passed_e = passed[..., None, None]
+    lat_sq = _lattice_factor_sq(hkl, hkl0, params, static, sh.reciprocal)  # (Phi, M, P, L, X, Src)
+    passed_e = passed[None, None]
     need_active = static.compounding or (static.interpolate and static.has_hkl)
     if need_active:
         active = passed_e & ((lat_sq != 0) | static.has_water)
@@ -365,7 +378,8 @@ def evaluate_pixels(
         if static.interpolate:
             grid_shape = (params.f_grid.shape[0], params.f_grid.shape[1], params.f_grid.shape[2])
             oor = interpolation_out_of_range(hkl, static.grid_origin, grid_shape) & active
-            order = torch.arange(oor.numel(), device=dev).reshape(oor.shape)
+            c_shape = tuple(oor.shape[i] for i in _TO_C_ORDER)
+            order = torch.arange(oor.numel(), device=dev).reshape(c_shape).permute(_FROM_C_ORDER)
             big = torch.full_like(order, oor.numel())
             first_oor = torch.where(oor, order, big).min()
             enabled = ~interpolation_disabled
@@ -403,15 +417,16 @@ def evaluate_pixels(
             mult = mult * polar[..., None, None]
         if static.oversample_omega:
             mult = mult * omega[..., None, None, None]
-        mult = torch.where(active, mult, torch.ones_like(mult)).reshape(npix, -1)
-        terms = term.reshape(npix, -1)
+        active_c = active.permute(_TO_C_ORDER)
+        mult = torch.where(active_c, mult, torch.ones_like(mult)).reshape(npix, -1)
+        terms = term.permute(_TO_C_ORDER).reshape(npix, -1)
         if static.quirks.oversample:
             suffix = torch.flip(torch.cumprod(torch.flip(mult, (1,)), dim=1), (1,))
             intensity = i_bg * suffix[:, 0] + (terms * suffix).sum(dim=1)
         else:
             intensity = i_bg * mult[:, 0] + (terms * mult).sum(dim=1)
     else:
-        intensity = i_bg + term.reshape(npix, -1).sum(dim=1)
+        intensity = i_bg + term.sum(dim=(0, 1)).reshape(npix, -1).sum(dim=1)
 
     value = R_E_SQR * params.fluence * intensity / static.steps
     if not static.oversample_thick:
@@ -428,11 +443,11 @@ def evaluate_pixels(
         scattering=scattering,
         passed=passed,
         polar=polar,
-        hkl=hkl,
-        lattice_factor_sq=lat_sq,
-        active=active,
-        f_cell=f_cell,
-        term=term,
+        hkl=hkl.permute(0, *(i + 1 for i in _TO_C_ORDER)),
+        lattice_factor_sq=lat_sq.permute(_TO_C_ORDER),
+        active=active.permute(_TO_C_ORDER),
+        f_cell=f_cell.permute(_TO_C_ORDER),
+        term=term.permute(_TO_C_ORDER),
         intensity=intensity,
         value=value,
         polar_used=polar_used,
@@ -581,7 +596,11 @@ def render(
             # Pad with the last pixel (evaluated again, then dropped) to keep one shape.
             index = torch.cat((index, index[-1:].expand(chunk - count)))
         if kernel is not None:
-            part, disabled, pending = kernel(static, index, disabled, pending, *field_values)
+            with warnings.catch_warnings():
+                # Dynamo reads ``.grad`` of non-leaf inputs while tracing; torch warns about
+                # its own access. Nothing of ours is at fault, so keep the warning quiet.
+                warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
+                part, disabled, pending = kernel(static, index, disabled, pending, *field_values)
         else:
             part, disabled, pending = _chunk_values(index, params, static, sh, disabled, pending)
         values.append(part[:count])
