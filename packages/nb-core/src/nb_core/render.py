@@ -235,8 +235,18 @@ _FROM_C_ORDER = (4, 5, 0, 1, 2, 3)
 
 
 def _first_true(mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Index of the first True along the last axis, and whether there is one."""
-    return mask.to(torch.uint8).argmax(dim=-1), mask.any(dim=-1)
+    """Index of the first True along the last axis (0 if none), and whether there is one.
+
+    A min over positions rather than ``argmax``: inductor's parallel argmax of a boolean
+    mask has been seen to return an out-of-range index on CPU.
+    """
+    n = mask.shape[-1]
+    if n == 0:
+        none = torch.zeros(mask.shape[:-1], dtype=torch.long, device=mask.device)
+        return none, none.bool()
+    order = torch.arange(n, device=mask.device)
+    first = torch.where(mask, order, n).amin(dim=-1)
+    return first.clamp(max=n - 1), first < n
 
 
 @dataclass(frozen=True)
