@@ -71,3 +71,30 @@ def test_refine_rejects_an_image_of_the_wrong_size(
     write_float_image(tmp_path / "obs.bin", np.zeros((10, 10), dtype=np.float32))
     assert main(["refine", "obs.bin", "--refine", "distance", *TRUTH]) == 2
     assert "obs.bin" in capsys.readouterr().err
+
+
+def test_parity_refinement_command_writes_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NB_C_BIN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["parity", "refinement", "--only", "distance", "--out", "rep"]) == 0
+    assert "distance: PASS" in capsys.readouterr().out
+    readme = (tmp_path / "rep" / "README.md").read_text()
+    assert "nb parity refinement --out rep --only distance" in readme
+    assert "| distance | distance (mm) | 100 | 102 |" in readme
+    assert (tmp_path / "rep" / "distance.png").stat().st_size > 1000
+    data = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert data["source"] == "nb"
+    assert data["scenarios"][0]["passed"] is True
+
+
+def test_parity_refinement_rejects_unknown_scenarios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["parity", "refinement", "--only", "nope"]) == 2
+    out = capsys.readouterr()
+    assert "--only" in out.out + out.err
+    assert "unknown scenario 'nope'" in out.out + out.err
+    assert not (tmp_path / "reports").exists()

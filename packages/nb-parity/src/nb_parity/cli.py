@@ -1,0 +1,691 @@
+"""``nb compare``, ``nb trace`` and ``nb parity golden``: nb-parity's commands on the ``nb`` app.
+
+nb_cli loads :func:`register` through the ``nb.commands`` entry-point group, so that nb_cli
+never imports nb_parity. Each command forwards to plain functions (:mod:`nb_parity.compare`,
+:mod:`nb_parity.report`) and prints with rich; bad input raises
+:class:`nb_core.errors.InputError`, which ``nb`` reports in one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from nb_parity.compare import Comparison, Thresholds, TraceDiff
+
+__all__ = ["compare_command", "register", "trace_command", "trace_tables"]
+
+_DTYPES = ("float64", "float32")
+#: A table of a pixel trace: title, column names, rows of plain values.
+TraceTable = dict[str, Any]
+
+
+COMPARE_HELP = (
+    "Run nb and the C program on the same flags and report how they agree.\n\n"
+    "Writes metrics.json, difference.png and README.md into OUTDIR and prints a table. "
+    "Exit code 0 when every threshold passes, 1 when one fails, 2 for bad input. "
+    "The C side is --c-bin (or $NB_C_BIN), or the stored outputs of a golden case "
+    "(--golden; without flags, the case's own flags and inputs). Input files named by the "
+    "flags (-hkl, -mat, -sourcefile, -mask, -img, -stol; Fdump.bin without -hkl) are taken "
+    "from the current folder. Noise images are compared when the flags give -seed. "
+    "--trace F S adds the field-by-field diff of pixel (F, S)'s -printout block, naming the "
+    "first field that diverges (reported, not a threshold).\n\n"
+    "Example: nb compare --c-bin ./nanoBragg --outdir out -- -cell 100 100 100 90 90 90 "
+    "-default_F 100 -N 5 -detpixels 128"
+)
+TRACE_HELP = (
+    "Print nb's -printout block for pixel (F, S), then every intermediate quantity.\n\n"
+    "Tables: the detector vectors and pix0; each sub-pixel's position, diffracted direction, "
+    "solid angle and capture fraction; each source's scattering vector, stol and "
+    "polarization; the rotated cell for each phi step and mosaic domain; h,k,l, F_latt (per "
+    "axis and total), F_cell and the term of every evaluation; the factors applied to the "
+    "pixel. --json FILE writes every row.\n\n"
+    "Example: nb trace 64 64 -- -cell 100 100 100 90 90 90 -default_F 100 -N 5 -detpixels 128"
+)
+GOLDEN_HELP = (
+    "Replay every golden case through nb and write OUT/README.md and OUT/parity.json.\n\n"
+    "Each case is replayed in float64 and float32 (or --dtype) and held to the golden "
+    "tolerances. Exit code 0 when every case passes, 1 otherwise."
+)
+
+REFINEMENT_HELP = (
+    "Run the refinement scenarios and write OUT/README.md, OUT/results.json and one "
+    "convergence plot per scenario.\n\n"
+    "Each scenario perturbs the true model (distance, beam centre, cell, misset, detector "
+    "tilts, two-theta) and refines it back against the C program's image of the true model "
+    "(--c-bin or $NB_C_BIN; nb's own image without one). Exit code 0 when every scenario "
+    "lands within its tolerance, 1 otherwise."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``compare``, ``trace`` and ``parity golden`` to the ``nb`` app.
+
+    Args:
+        app: The ``nb`` Typer app.
+    """
+    app.command("compare", help=COMPARE_HELP, no_args_is_help=True)(compare_command)
+    app.command("trace", help=TRACE_HELP, no_args_is_help=True)(trace_command)
+    parity = typer.Typer(
+        name="parity", help="Parity reports against the C program.", no_args_is_help=True
+    )
+    parity.command("golden", help=GOLDEN_HELP)(golden_command)
+    parity.command("refinement", help=REFINEMENT_HELP)(refinement_command)
+    app.add_typer(parity, name="parity")
+
+
+def _input_error(message: str, where: str | None = None) -> Exception:
+    # Imported on use: nb_core pulls in torch, and `nb --help` should not pay for it.
+    from nb_core.errors import InputError
+
+    return InputError(message, where)
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in _DTYPES:
+        raise _input_error(f"expected float64 or float32, got {dtype!r}", "--dtype")
+
+
+def compare_command(
+    flags: Annotated[
+        list[str] | None, typer.Argument(help="nanoBragg flags, after --", show_default=False)
+    ] = None,
+    c_bin: Annotated[
+        str | None,
+        typer.Option("--c-bin", help="the reference C binary (default: $NB_C_BIN)"),
+    ] = None,
+    golden: Annotated[
+        Path | None,
+        typer.Option("--golden", help="a golden case folder: its stored outputs are the C side"),
+    ] = None,
+    outdir: Annotated[Path, typer.Option(help="folder for the three report files")] = Path(
+        "compare"
+    ),
+    dtype: Annotated[str, typer.Option(help="nb's dtype: float64 or float32")] = "float64",
+    rel_l2: Annotated[
+        float | None,
+        typer.Option(help="largest relative L2 error (float64: 1e-6, float32: 1e-3)"),
+    ] = None,
+    max_rel: Annotated[
+        float | None,
+        typer.Option(help="largest max|nb - C| / max|C| (float64: 1e-5, float32: 1e-2)"),
+    ] = None,
+    min_correlation: Annotated[
+        float | None, typer.Option(help="smallest Pearson correlation (0.99999)")
+    ] = None,
+    peaks: Annotated[
+        bool, typer.Option(help="require every Bragg peak matched within 1 pixel")
+    ] = True,
+    trace: Annotated[
+        tuple[int, int] | None,
+        typer.Option(metavar="F S", help="diff the -printout block of pixel (fast F, slow S)"),
+    ] = None,
+    c_threads: Annotated[int, typer.Option(help="OMP_NUM_THREADS for the C program")] = 1,
+    timeout: Annotated[float, typer.Option(help="seconds before the C run is killed")] = 1800.0,
+) -> None:
+    """Run nb and the C program on the same flags and report how they agree.
+
+    Writes metrics.json, difference.png and README.md into OUTDIR. Exit code 0 when every
+    threshold passes, 1 when one fails, 2 for bad input. Input files named by the flags
+    (-hkl, -mat, -sourcefile, -mask, -img; Fdump.bin without -hkl) are taken from the current
+    folder. Example: nb compare --c-bin ./nanoBragg --outdir out -- -cell 100 100 100 90 90 90
+    -default_F 100 -N 5 -detpixels 128
+    """
+    from rich.console import Console
+
+    from nb_parity.compare import Thresholds, write_report
+
+    _check_dtype(dtype)
+    base = Thresholds.for_dtype(dtype)
+    thresholds = Thresholds(
+        rel_l2=base.rel_l2 if rel_l2 is None else rel_l2,
+        max_rel=base.max_rel if max_rel is None else max_rel,
+        min_correlation=base.min_correlation if min_correlation is None else min_correlation,
+        all_peaks=peaks,
+    )
+    command = ["nb", "compare"]
+    command += ["--golden", str(golden)] if golden is not None else ["--c-bin", "<C binary>"]
+    command += ["--outdir", str(outdir), "--dtype", dtype]
+    for name, value in (
+        ("--rel-l2", rel_l2),
+        ("--max-rel", max_rel),
+        ("--min-correlation", min_correlation),
+    ):
+        command += [name, f"{value:g}"] if value is not None else []
+    command += [] if peaks else ["--no-peaks"]
+    command += ["--trace", str(trace[0]), str(trace[1])] if trace is not None else []
+    command += ["--", *flags] if flags else []
+    comparison = _run_comparison(
+        flags=list(flags or []),
+        c_bin=c_bin,
+        golden=golden,
+        dtype=dtype,
+        thresholds=thresholds,
+        trace=trace,
+        threads=c_threads,
+        timeout=timeout,
+        command=command,
+    )
+    written = write_report(comparison, outdir)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 120))
+    _print_comparison(console, comparison, written)
+    raise typer.Exit(0 if comparison.passed else 1)
+
+
+def _run_comparison(
+    *,
+    flags: list[str],
+    c_bin: str | None,
+    golden: Path | None,
+    dtype: str,
+    thresholds: Thresholds,
+    trace: tuple[int, int] | None,
+    threads: int,
+    timeout: float,
+    command: list[str],
+) -> Comparison:
+    """Run both sides and compare them (see :func:`compare_command`)."""
+    from nb_cli.flags import parse_args
+    from nb_parity.compare import (
+        ReferenceImages,
+        compare_runs,
+        diff_trace,
+        golden_reference,
+        load_case,
+        nb_printout,
+        reference_from_run,
+        stage_inputs,
+    )
+    from nb_parity.runs import find_c_binary, run_c, run_nb
+
+    if golden is not None and c_bin is not None:
+        raise _input_error("give --c-bin or --golden, not both", "--golden")
+    binary = None
+    case = None
+    if golden is not None:
+        case = load_case(golden)
+    else:
+        binary = find_c_binary(c_bin)
+        if binary is None:
+            raise _input_error(
+                "no C binary: pass --c-bin PATH or set NB_C_BIN (or use --golden CASE_DIR)"
+            )
+        command[command.index("<C binary>")] = str(binary)
+    if case is not None and not flags:
+        flags = list(case.flags)
+        inputs = {name: case.path / name for name in case.inputs}
+    elif not flags:
+        raise _input_error("no nanoBragg flags: give them after --, e.g. nb compare -- -cell ...")
+    else:
+        flags, inputs = stage_inputs(flags)
+    parsed = parse_args(flags, read_headers=False)
+    # Without an explicit -seed both programs seed the noise from the clock: not comparable.
+    noise = parsed.settings.write_noise and "-seed" in parsed.c_argv
+
+    reference: ReferenceImages
+    c_text = ""
+    if case is not None:
+        reference = golden_reference(case)
+        c_text = case.trace() or ""
+        if trace is not None and not c_text:
+            raise _input_error("this golden case has no trace.txt", "--trace")
+        if trace is not None:
+            head = c_text.splitlines()[0] if c_text else ""
+            if head.startswith("#") and f"fast={trace[0]} slow={trace[1]}" not in head:
+                raise _input_error(f"the golden trace is for another pixel ({head[2:]})", "--trace")
+    else:
+        assert binary is not None
+        c_run = run_c(
+            binary,
+            flags,
+            inputs=inputs,
+            noise=noise,
+            printout_pixel=trace,
+            timeout=timeout,
+            threads=threads,
+        )
+        if not c_run.ok:
+            last = next((ln for ln in reversed(c_run.stdout.splitlines()) if ln.strip()), "")
+            raise _input_error(
+                f"the C program failed (exit {c_run.returncode}) and wrote no image: {last}"
+            )
+        reference = reference_from_run(c_run, binary)
+        c_text = c_run.stdout
+    nb_run = run_nb(flags, inputs=inputs, noise=noise, dtype=dtype)
+    if nb_run.returncode != 0 or nb_run.float_image is None:
+        message = nb_run.stdout.strip().splitlines()[-1] if nb_run.stdout.strip() else ""
+        raise _input_error(message.removeprefix("nb: error: ") or "nb wrote no image")
+    trace_diff: TraceDiff | None = None
+    if trace is not None:
+        f, s = trace
+        image = nb_run.float_image
+        value = float(image[s, f]) if 0 <= s < image.shape[0] and 0 <= f < image.shape[1] else None
+        ours = nb_printout(flags, inputs, dtype=dtype, fpixel=f, spixel=s, pixel_value=value)
+        trace_diff = diff_trace(f, s, ours, c_text)
+    return compare_runs(
+        reference, nb_run, thresholds, dtype=dtype, trace=trace_diff, command=command
+    )
+
+
+def _num(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    return f"{value:.4g}"
+
+
+def _print_comparison(console: Console, comparison: Comparison, written: list[Path]) -> None:
+    from rich.table import Table
+
+    c = comparison
+    table = Table(title=f"nb ({c.dtype}) vs {c.reference.source}")
+    for name in ("check", "required", "measured", "result"):
+        table.add_column(name)
+    for check in c.checks:
+        result = "[green]PASS[/green]" if check.passed else "[red]FAIL[/red]"
+        table.add_row(check.name, f"{check.op} {check.limit:g}", _num(check.measured), result)
+    console.print(table)
+    if c.peaks is not None:
+        p = c.peaks
+        console.print(
+            f"peaks: C {p.n_ref}, nb {p.n_test}, matched {p.matched} "
+            f"(mean distance {p.mean_distance:.3g} px)"
+        )
+    if c.int_image is not None:
+        console.print(
+            f"int image: header {'equal' if c.int_image.header_equal else 'differs'}, "
+            f"{c.int_image.pixels_differing} pixels differ"
+        )
+    if c.noise_image is not None:
+        console.print(f"noise image: {c.noise_image.identical_fraction:.6%} identical")
+    c_time = "stored" if c.reference.seconds is None else f"{c.reference.seconds:.2f} s"
+    console.print(f"time: C {c_time}, nb {c.nb_seconds:.2f} s")
+    if c.trace is not None:
+        _print_trace_diff(console, c.trace)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+    console.print(("[green]PASS[/green]" if c.passed else "[red]FAIL[/red]"), highlight=False)
+
+
+def _print_trace_diff(console: Console, diff: TraceDiff) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"pixel ({diff.fpixel}, {diff.spixel}) -printout: nb vs C")
+    for name in ("field", "value", "nb", "C", ""):
+        table.add_column(name)
+    first = diff.first
+    for field, name, ours, theirs, agree in diff.rows:
+        mark = "ok" if agree else "[red]differs[/red]"
+        if first is not None and first.field == field and first.name == name:
+            mark = "[red bold]FIRST[/red bold]"
+        table.add_row(field, name, f"{ours:.10g}", f"{theirs:.10g}", mark)
+    if diff.rows:
+        console.print(table)
+    console.print(f"trace: {diff.summary()}")
+
+
+# --------------------------------------------------------------------------- nb trace
+
+
+def _vec(t: Any) -> list[float]:
+    return [float(x) for x in t.reshape(-1).tolist()]
+
+
+def trace_tables(prepared: Any, fpixel: int, spixel: int) -> tuple[Any, list[TraceTable]]:
+    """Every intermediate quantity of one pixel, as tables of plain values.
+
+    Args:
+        prepared: A prepared run (:class:`nb_cli.simulate.Prepared`).
+        fpixel: Fast index.
+        spixel: Slow index.
+
+    Returns:
+        The trace (:class:`nb_core.trace.PixelTrace`) and the tables: detector, sub-pixels
+        (per layer and sub-pixel), sources (per sub-pixel and source), lattice (per phi step
+        and mosaic domain), evaluations (per sub-pixel, source, phi step and domain) and the
+        pixel's factors. Lengths in m unless a column says Å; angles in degrees.
+    """
+    import torch
+
+    from nb_core.crystal.lattice import crystal_basis, lattice_vectors, spindle_angles
+    from nb_core.physics.lattice_factors import sincg
+    from nb_core.render import lattice_factor_signed
+    from nb_core.trace import trace_pixel
+
+    exp = prepared.experiment
+    params, static = exp.params, exp.static
+    if not (0 <= fpixel < static.fpixels and 0 <= spixel < static.spixels):
+        raise _input_error(
+            f"pixel ({fpixel}, {spixel}) is outside the {static.fpixels} x {static.spixels} "
+            "detector"
+        )
+    with torch.no_grad():
+        tr = trace_pixel(params, static, fpixel, spixel)
+        ev = tr.evaluation
+        frame = exp.info["frame"]
+        detector: TraceTable = {
+            "title": "detector (rotated axes; pix0 and beam in m)",
+            "columns": ["vector", "x", "y", "z"],
+            "rows": [
+                [name, *_vec(v)]
+                for name, v in (
+                    ("fdet", frame.fdet),
+                    ("sdet", frame.sdet),
+                    ("odet", frame.odet),
+                    ("pix0", frame.pix0),
+                    ("incident beam", params.beam),
+                    ("spindle", params.spindle),
+                )
+            ],
+        }
+        sub_rows = []
+        _, layers, subs, _ = ev.positions.shape
+        for li in range(layers):
+            for xi in range(subs):
+                sub_rows.append(
+                    [
+                        [li, xi],
+                        _vec(ev.positions[0, li, xi]),
+                        _vec(ev.diffracted[0, li, xi]),
+                        float(ev.omega[0, li, xi]),
+                        float(ev.capture[0, li, xi]),
+                    ]
+                )
+        subpixels: TraceTable = {
+            "title": "sub-pixels (per sensor layer and sub-pixel)",
+            "columns": ["layer sub", "position (m)", "diffracted", "omega (sr)", "capfrac"],
+            "rows": sub_rows,
+        }
+        sources = ev.scattering.shape[3]
+        src_rows = []
+        for li in range(layers):
+            for xi in range(subs):
+                for si in range(sources):
+                    q = ev.scattering[0, li, xi, si]
+                    src_rows.append(
+                        [
+                            [li, xi, si],
+                            _vec(-params.source_directions[si]),
+                            _vec(q * 1e-10),
+                            0.5 * float(torch.linalg.vector_norm(q)) * 1e-10,
+                            bool(ev.passed[0, li, xi, si]),
+                            float(ev.polar[0, li, xi, si]),
+                        ]
+                    )
+        source_table: TraceTable = {
+            "title": "scattering (per sub-pixel and source)",
+            "columns": [
+                "layer sub source",
+                "incident",
+                "scattering (1/Å)",
+                "stol (1/Å)",
+                "passed",
+                "polar",
+            ],
+            "rows": src_rows,
+        }
+        lattice = lattice_vectors(params, static) * 1e10  # (Phi, M, 3, 3) Å
+        phis = spindle_angles(params, static) * (180.0 / math.pi)
+        lat_rows = []
+        for fi in range(lattice.shape[0]):
+            for mi in range(lattice.shape[1]):
+                lat_rows.append(
+                    [[fi, mi], float(phis[fi]), *(_vec(lattice[fi, mi, k]) for k in range(3))]
+                )
+        lattice_table: TraceTable = {
+            "title": "rotated real-space cell (per phi step and mosaic domain)",
+            "columns": ["phi domain", "phi (deg)", "a (Å)", "b (Å)", "c (Å)"],
+            "rows": lat_rows,
+        }
+        hkl = ev.hkl[:, 0]  # (3, L, X, S, F, M)
+        shape = tuple(hkl.shape[1:])
+        reciprocal = crystal_basis(params, static).reciprocal.to(params.dtype)
+        f_latt = lattice_factor_signed(hkl, params, static, reciprocal)
+        per_axis = None
+        if static.shape == "square":
+            per_axis = [
+                torch.where(params.n_cells[k] > 1.0, sincg(hkl[k], params.n_cells[k]), 1.0)
+                for k in range(3)
+            ]
+        f_cell = ev.f_cell[0].expand(shape)
+        term = ev.term[0].expand(shape)
+        active = ev.active[0].expand(shape)
+        eval_rows = []
+        for index in _ndindex(shape):
+            h = [float(hkl[(k, *index)]) for k in range(3)]
+            axes = [float(a[index]) for a in per_axis] if per_axis is not None else [math.nan] * 3
+            eval_rows.append(
+                [
+                    list(index),
+                    h,
+                    [math.ceil(x - 0.5) for x in h],
+                    axes,
+                    float(f_latt[index]),
+                    float(f_cell[index]),
+                    float(term[index]),
+                    bool(active[index]),
+                ]
+            )
+        evaluations: TraceTable = {
+            "title": "evaluations (per sub-pixel, source, phi step and mosaic domain)",
+            "columns": [
+                "layer sub source phi domain",
+                "h k l",
+                "hkl0",
+                "F_latt a b c",
+                "F_latt",
+                "F_cell",
+                "term",
+                "active",
+            ],
+            "rows": eval_rows,
+        }
+        pixel: TraceTable = {
+            "title": "pixel",
+            "columns": ["quantity", "value"],
+            "rows": [
+                ["I (sum of terms)", float(ev.intensity[0])],
+                ["steps", int(static.steps)],
+                ["polar applied", tr.polar],
+                ["omega applied (sr)", tr.omega],
+                ["capfrac applied", tr.capture],
+                ["pixel (photons)", tr.pixel],
+            ],
+        }
+    tables = [detector, subpixels, source_table, lattice_table, evaluations, pixel]
+    return tr, tables
+
+
+def _ndindex(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    import numpy as np
+
+    return [tuple(int(i) for i in idx) for idx in np.ndindex(*shape)]
+
+
+def _cell(value: Any, digits: int = 8) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.{digits}g}"
+    if isinstance(value, list):
+        return " ".join(_cell(v, 6) for v in value)
+    return str(value)
+
+
+def trace_command(
+    fpixel: Annotated[int, typer.Argument(metavar="F", help="fast pixel index")],
+    spixel: Annotated[int, typer.Argument(metavar="S", help="slow pixel index")],
+    flags: Annotated[
+        list[str] | None, typer.Argument(help="nanoBragg flags, after --", show_default=False)
+    ] = None,
+    dtype: Annotated[str, typer.Option(help="float64 or float32")] = "float64",
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="also write every table to this JSON file")
+    ] = None,
+    max_rows: Annotated[
+        int, typer.Option(help="rows printed per table (--json writes them all)")
+    ] = 100,
+) -> None:
+    """Print nb's -printout block for pixel (F, S), then every intermediate quantity.
+
+    Tables: detector vectors and pix0, each sub-pixel's position, diffracted direction, solid
+    angle and capture fraction, each source's scattering vector and polarization, the rotated
+    cell for each phi step and mosaic domain, and h,k,l, F_latt (per axis), F_cell and the
+    term for every evaluation. Example: nb trace 64 64 -- -cell 100 100 100 90 90 90
+    -default_F 100 -N 5 -detpixels 128
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from nb_cli.simulate import prepare
+    from nb_core.trace import format_printout
+
+    _check_dtype(dtype)
+    if not flags:
+        raise _input_error(
+            "no nanoBragg flags: give them after --, e.g. nb trace 10 20 -- -cell ..."
+        )
+    prepared = prepare([*flags, "-dtype", dtype], workdir=Path.cwd())
+    tr, tables = trace_tables(prepared, fpixel, spixel)
+    block = format_printout(tr)
+    if json_file is not None:
+        payload = {
+            "pixel": [fpixel, spixel],
+            "dtype": dtype,
+            "flags": list(flags),
+            "printout": block,
+            "tables": {
+                t["title"].split(" (")[0]: {"columns": t["columns"], "rows": t["rows"]}
+                for t in tables
+            },
+        }
+        json_file.write_text(json.dumps(_finite(payload), indent=1) + "\n")
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 160))
+    for line in block:
+        console.print(line, highlight=False, markup=False)
+    console.print()
+    for table in tables:
+        rows = table["rows"]
+        shown = Table(title=f"{table['title']} ({len(rows)} rows)", title_justify="left")
+        for name in table["columns"]:
+            shown.add_column(name)
+        for row in rows[:max_rows]:
+            shown.add_row(*(_cell(v) for v in row))
+        console.print(shown)
+        if len(rows) > max_rows:
+            console.print(f"... {len(rows) - max_rows} more rows (--max-rows, or --json)")
+    if json_file is not None:
+        console.print(f"wrote {json_file}")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- nb parity golden
+
+
+def golden_command(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="golden cases folder (default: ../shared/golden/cases)"),
+    ] = None,
+    dtype: Annotated[
+        list[str] | None,
+        typer.Option(help="dtype to replay, repeatable (default: float64 and float32)"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/parity"),
+) -> None:
+    """Replay every golden case through nb and write OUT/README.md and OUT/parity.json.
+
+    Exit code 0 when every case passes the golden tolerances, 1 otherwise.
+    """
+    from rich.console import Console
+
+    from nb_parity.golden import find_golden_root
+    from nb_parity.report import golden_report, write_parity_report
+
+    dtypes = list(dtype) if dtype else list(_DTYPES)
+    for name in dtypes:
+        _check_dtype(name)
+    root = folder if folder is not None else find_golden_root()
+    if root is None:
+        raise _input_error("no golden corpus found: give its folder (shared/golden/cases)")
+    if not root.is_dir():
+        raise _input_error("not a folder", str(root))
+    command = ["nb", "parity", "golden"]
+    command += [str(folder)] if folder is not None else []
+    for name in dtype or []:
+        command += ["--dtype", name]
+    command += ["--out", str(out)]
+    console = Console()
+    report = golden_report(root, dtypes=dtypes, command=shlex.join(command), progress=console.print)
+    written = write_parity_report(report, out)
+    console.print(
+        f"{report.passed_cases}/{len(report.cases)} cases pass; wrote "
+        + ", ".join(str(p) for p in written)
+    )
+    raise typer.Exit(0 if report.passed else 1)
+
+
+# --------------------------------------------------------------------------- nb parity refinement
+
+
+def refinement_command(
+    c_bin: Annotated[
+        str | None,
+        typer.Option("--c-bin", help="C binary for the observed image (default: $NB_C_BIN)"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/refinement"),
+    only: Annotated[
+        list[str] | None, typer.Option(help="scenario name, repeatable (default: all)")
+    ] = None,
+    max_iter: Annotated[int, typer.Option(help="L-BFGS iterations per stage")] = 40,
+) -> None:
+    """Run the refinement scenarios and write the report (see REFINEMENT_HELP)."""
+    from rich.console import Console
+
+    from nb_parity.refinement import SCENARIOS, observed_image, run_scenario, write_report
+
+    names = {sc.name for sc in SCENARIOS}
+    for name in only or []:
+        if name not in names:
+            raise _input_error(
+                f"unknown scenario {name!r} (one of {', '.join(sorted(names))})", "--only"
+            )
+    chosen = [sc for sc in SCENARIOS if not only or sc.name in only]
+    console = Console()
+    observed, source = observed_image(c_bin)
+    console.print(f"observed image from the {source}")
+    results = []
+    for sc in chosen:
+        res = run_scenario(sc, observed, max_iter=max_iter)
+        console.print(
+            f"{sc.name}: {'PASS' if res.passed else 'FAIL'} after {res.fit.iterations} "
+            f"iterations, {res.fit.seconds:.1f} s"
+        )
+        results.append(res)
+    command = ["nb", "parity", "refinement", "--out", str(out)]
+    for name in only or []:
+        command += ["--only", name]
+    written = write_report(results, out, source=source, command=shlex.join(command))
+    console.print("wrote " + ", ".join(str(p) for p in written))
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
