@@ -71,13 +71,13 @@ def _cases() -> list[Case]:
         Case(
             "2_triclinic_512_os2",
             tuple(
-                ["-cell", "70", "80", "90", "85", "95", "105", "-lambda", "1.5", "-N", "8", "-misset", "10", "5", "3", "-default_F", "100", "-distance", "100", "-detpixels", "512", "-oversample", "2"]
+                "-cell 70 80 90 85 95 105 -lambda 1.5 -N 8 -misset 10 5 3 -default_F 100 -distance 100 -detpixels 512 -oversample 2".split()
             ),
         ),
         Case(
             "3_mosaic_phi_dispersion_1024",
             tuple(
-                ["-cell", "70", "80", "90", "85", "95", "105", "-lambda", "1", "-N", "5", "-default_F", "100", "-distance", "100", "-detpixels", "1024", "-mosaic", "0.3", "-mosaic_dom", "10", "-phi", "0", "-osc", "1", "-phisteps", "5", "-dispersion", "0.5", "-dispsteps", "3", "-mosaic_seed", "3"]
+                "-cell 70 80 90 85 95 105 -lambda 1 -N 5 -default_F 100 -distance 100 -detpixels 1024 -mosaic 0.3 -mosaic_dom 10 -phi 0 -osc 1 -phisteps 5 -dispersion 0.5 -dispsteps 3 -mosaic_seed 3".split()
             ),
             dtypes=("float32", "float64"),
         ),
