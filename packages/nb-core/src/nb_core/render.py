@@ -53,7 +53,7 @@ __all__ = [
 
 #: Lattice evaluations held in memory at once (pixels x layers x sub-pixels x sources x phi x
 #: domains); the chunk size follows from it.
-DEFAULT_MAX_EVALUATIONS = 1 << 21
+DEFAULT_MAX_EVALUATIONS = 1 << 19
 
 _WATER_F = 2.57
 _WATER_MW = 18.0
@@ -306,6 +306,7 @@ def evaluate_pixels(
     shared: _Shared | None = None,
     interpolation_disabled: Tensor | None = None,
     first_chunk: bool | Tensor = False,
+    lean: bool = False,
 ) -> Evaluation:
     """Evaluate a set of pixels (one chunk) exactly as the C program does, keeping intermediates.
 
@@ -320,6 +321,9 @@ def evaluate_pixels(
         first_chunk: Whether the run's first phi loop is still to come (phi0 quirk): True for
             the first chunk, then the ``first_loop_pending`` state of the previous chunk; a
             bool or a ``()`` bool tensor.
+        lean: Compute the polarization only where the pixel value uses it (the first
+            sub-sample, unless ``-oversample_polar`` or ``-dmin``); ``Evaluation.polar`` then
+            repeats that value. Renders set it; traces keep every sample's own factor.
 
     Returns:
         Every intermediate, the pixel values and the updated interpolation state.
@@ -350,6 +354,12 @@ def evaluate_pixels(
 
     if static.nopolar and not static.oversample_polar:
         polar = torch.ones(scattering.shape[:-1], dtype=dtype, device=dev)
+    elif lean and not static.has_dmin and not static.oversample_polar:
+        # Only the first sub-sample's factor is used: compute it once per pixel.
+        first_polar = polarization_factor(
+            params.polarization, incident[:1], diffracted[:, :1, :1, None, :], params.polar_axis
+        )
+        polar = first_polar.expand(scattering.shape[:-1])
     else:
         polar = polarization_factor(
             params.polarization, incident, diffracted[:, :, :, None, :], params.polar_axis
@@ -359,7 +369,11 @@ def evaluate_pixels(
     hkl = _miller_indices(scattering, sh.lattice)
     pending = torch.as_tensor(first_chunk, device=dev)
     flat_passed = passed.reshape(-1)
-    first_pass, any_pass_chunk = _first_true(flat_passed[None])
+    if static.has_dmin:
+        first_pass, any_pass_chunk = _first_true(flat_passed[None])
+    else:  # every evaluation passes
+        first_pass = torch.zeros(1, dtype=torch.long, device=dev)
+        any_pass_chunk = torch.full((1,), flat_passed.shape[0] > 0, device=dev)
     if sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
         # The run's very first phi loop (at the first evaluation that passes the -dmin cut)
         # rotates from the unrotated lattice.
@@ -411,10 +425,13 @@ def evaluate_pixels(
     # Factors cached from the first sub-sample unless an -oversample_* switch asks otherwise.
     omega_used = omega[:, 0, 0]
     capture_used = capture[:, -1, 0]
-    polar_flat = polar.reshape(npix, -1)
-    first_idx, any_pass = _first_true(passed.reshape(npix, -1))
-    polar_used = polar_flat.gather(1, first_idx[:, None])[:, 0]
-    polar_used = torch.where(any_pass, polar_used, torch.zeros_like(polar_used))
+    if static.has_dmin:
+        # The factor of the first sub-sample and source that passes the cut (0 if none does).
+        first_idx, any_pass = _first_true(passed.reshape(npix, -1))
+        polar_used = polar.reshape(npix, -1).gather(1, first_idx[:, None])[:, 0]
+        polar_used = torch.where(any_pass, polar_used, torch.zeros_like(polar_used))
+    else:
+        polar_used = polar[:, 0, 0, 0]
     if static.nopolar and not static.oversample_polar:
         polar_used = torch.ones_like(polar_used)
 
@@ -515,6 +532,7 @@ def _chunk_values(
         shared=shared,
         interpolation_disabled=disabled,
         first_chunk=first,
+        lean=True,
     )
     return ev.value, ev.interpolation_disabled, ev.first_loop_pending
 
@@ -641,11 +659,13 @@ def solid_angle_total(params: Params, static: Static) -> Tensor:
     pixels = rendered_pixels(params, static)
     total = torch.zeros((), dtype=params.dtype, device=params.device)
     chunk = max(1, (1 << 20) // max(1, static.layers * static.subpixels))
+    # Without -oversample_omega every sub-sample counts the first one's solid angle.
+    first_only = not static.oversample_omega
+    repeat = static.layers * static.subpixels if first_only else 1
     for start in range(0, int(pixels.shape[0]), chunk):
-        pos = subpixel_positions(pixels[start : start + chunk], params, static, frame)
+        index = pixels[start : start + chunk]
+        pos = subpixel_positions(index, params, static, frame, first_only=first_only)
         _, airpath = unitize(pos)
         omega = solid_angles(airpath, params, static, frame)
-        if not static.oversample_omega:
-            omega = omega[:, :1, :1].expand_as(omega)
-        total = total + omega.sum()
+        total = total + omega.sum() * repeat
     return total / static.steps

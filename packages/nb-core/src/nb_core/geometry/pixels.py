@@ -13,7 +13,12 @@ __all__ = ["capture_fractions", "solid_angles", "subpixel_positions"]
 
 
 def subpixel_positions(
-    pixel_index: Tensor, params: Params, static: Static, frame: DetectorFrame
+    pixel_index: Tensor,
+    params: Params,
+    static: Static,
+    frame: DetectorFrame,
+    *,
+    first_only: bool = False,
 ) -> Tensor:
     """Lab-frame position of every sub-pixel of every sensor layer.
 
@@ -24,26 +29,29 @@ def subpixel_positions(
         params: Parameters (pixel_size, detector_thickstep).
         static: Static options (fpixels, oversample, layers, curved_detector).
         frame: The rotated detector.
+        first_only: Only the first sub-pixel of the first layer (where the C program takes
+            the per-pixel factors).
 
     Returns:
-        ``(P, L, oversample^2, 3)`` positions (m) relative to the sample.
+        ``(P, L, oversample^2, 3)`` positions (m) relative to the sample; ``(P, 1, 1, 3)``
+        with ``first_only``.
     """
     dtype = params.dtype
     o = static.oversample
+    n_sub = 1 if first_only else o
+    layers = 1 if first_only else static.layers
     fpix = (pixel_index % static.fpixels).to(dtype)
     spix = torch.div(pixel_index, static.fpixels, rounding_mode="floor").to(dtype)
-    sub = torch.arange(o, dtype=dtype, device=params.device)
+    sub = torch.arange(n_sub, dtype=dtype, device=params.device)
     size = params.pixel_size / o
     fdet = size * (fpix[:, None] * o + sub[None, :]) + size / 2.0  # (P, oF)
     sdet = size * (spix[:, None] * o + sub[None, :]) + size / 2.0  # (P, oS)
-    odet = (
-        torch.arange(static.layers, dtype=dtype, device=params.device) * params.detector_thickstep
-    )
+    odet = torch.arange(layers, dtype=dtype, device=params.device) * params.detector_thickstep
     f_part = fdet[:, None, None, :, None] * frame.fdet  # (P, 1, 1, oF, 3)
     s_part = sdet[:, None, :, None, None] * frame.sdet  # (P, 1, oS, 1, 3)
     o_part = odet[None, :, None, None, None] * frame.odet  # (1, L, 1, 1, 3)
     pos = f_part + s_part + o_part + frame.pix0
-    pos = pos.reshape(pixel_index.shape[0], static.layers, o * o, 3)
+    pos = pos.reshape(pixel_index.shape[0], layers, n_sub * n_sub, 3)
     if static.curved_detector:
         # The flat position's y and z components are used as angles (rad * distance).
         flat_y, flat_z = pos[..., 1], pos[..., 2]
