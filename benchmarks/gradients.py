@@ -5,8 +5,8 @@
 Each case renders a 512 x 512 detector through :class:`nb_core.model.Simulator` with every
 geometry parameter trainable. "forward" is the render under ``torch.no_grad()`` (what
 ``nb simulate`` does); "forward + backward" renders with the autograd graph, forms a least
-squares loss against a fixed image and calls ``backward()``. Times are the median of
-``--repeats`` runs after one warm-up, in one process. Writes ``reports/gradients/README.md``
+squares loss against a fixed image and calls ``backward()``. Times are the best of
+``--repeats`` interleaved runs after one warm-up, in one process. Writes ``reports/gradients/README.md``
 and ``results.json``.
 """
 
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
-import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -57,14 +58,17 @@ CASES = {
 }
 
 
-def _median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+def _best_seconds(fns: list[Callable[[], None]], repeats: int) -> list[float]:
+    """Best wall time of each function over ``repeats`` interleaved runs, after a warm-up."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    best = [math.inf] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best
 
 
 def measure(flags: str, dtype: torch.dtype, repeats: int) -> dict[str, float]:
@@ -93,8 +97,7 @@ def measure(flags: str, dtype: torch.dtype, repeats: int) -> dict[str, float]:
         loss = ((sim() - target) ** 2).sum()
         loss.backward()
 
-    fwd = _median_seconds(forward, repeats)
-    both = _median_seconds(forward_backward, repeats)
+    fwd, both = _best_seconds([forward, forward_backward], repeats)
     grads = [p.grad for p in sim.parameters()]
     finite = all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
     return {
@@ -139,8 +142,8 @@ def main() -> None:
         "# Gradient cost: forward + backward against forward",
         "",
         "Made by `.venv/bin/python benchmarks/gradients.py`. 512 x 512 detector, every geometry",
-        f"parameter trainable ({', '.join(TRAINABLE)}); median of {args.repeats} runs after a",
-        f"warm-up; {machine['torch_threads']} torch threads, torch {machine['torch']}.",
+        f"parameter trainable ({', '.join(TRAINABLE)}); best of {args.repeats} interleaved runs",
+        f"after a warm-up; {machine['torch_threads']} torch threads, torch {machine['torch']}.",
         "",
         "| case | dtype | forward (s) | forward + backward (s) | ratio | gradients finite |",
         "| --- | --- | --- | --- | --- | --- |",

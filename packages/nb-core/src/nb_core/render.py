@@ -22,12 +22,10 @@ from nb_core.geometry.pixels import capture_fractions, solid_angles, subpixel_po
 from nb_core.geometry.rotations import dot, unitize
 from nb_core.params import Params, Static
 from nb_core.physics.lattice_factors import (
-    CHEBYSHEV_MAX_CELLS,
     nearest_index,
     sinc3_of_square,
-    sincg_chebyshev,
-    sincg_offset,
     sincg_sign,
+    square_lattice_sq,
 )
 from nb_core.physics.polarization import polarization_factor
 from nb_core.physics.structure_factors import (
@@ -150,20 +148,10 @@ def _lattice_factor_sq(
     n = params.n_cells
     delta = hkl - hkl0
     if static.shape == "square":
-        fixed = static.integer_cells
-        if fixed is not None and torch.is_grad_enabled() and n.requires_grad:
-            fixed = None
-        out = None
-        for axis in range(3):
-            if fixed is not None and fixed[axis] <= CHEBYSHEV_MAX_CELLS:
-                factor = sincg_chebyshev(delta[axis], fixed[axis])
-            else:
-                # For N = 1 the factor is exactly 1, as the C program's skip of that axis gives.
-                factor = sincg_offset(delta[axis], n[axis])
-            sq = factor * factor
-            out = sq if out is None else out * sq
-        assert out is not None
-        return out
+        cells = static.integer_cells
+        if n.requires_grad:
+            cells = None  # refined counts are continuous
+        return square_lattice_sq(delta, n, cells)
     nprod = n[0] * n[1] * n[2]
     if static.shape == "round":
         hrad_sqr = delta[0] ** 2 * n[0] ** 2 + delta[1] ** 2 * n[1] ** 2 + delta[2] ** 2 * n[2] ** 2

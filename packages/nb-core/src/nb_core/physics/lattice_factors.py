@@ -20,6 +20,8 @@ __all__ = [
     "sincg_chebyshev",
     "sincg_offset",
     "sincg_sign",
+    "square_lattice_sq",
+    "square_lattice_sq_value",
 ]
 
 #: Largest integer cell count for which :func:`sincg_chebyshev` is used (its float32 error
@@ -174,3 +176,149 @@ def sincg_chebyshev(delta: Tensor, n: int) -> Tensor:
     for _ in range(n - 2):
         prev, cur = cur, c2 * cur - prev
     return cur
+
+
+def _near_eps(delta: Tensor) -> float:
+    return 1e-9 if delta.dtype == torch.float64 else 1e-4
+
+
+def _sincg_offset_parts(delta: Tensor, n: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``f = sin(pi n d) / sin(pi d)`` and its derivatives ``df/dd`` and ``df/dn``.
+
+    Within ``eps`` of ``d = 0`` the second-order Taylor forms are used (value ``n``, slope
+    ``0``, curvature ``-pi^2 n (n^2 - 1) / 3``), as :func:`sincg_offset` does when a gradient
+    is needed. Every expression is a differentiable torch operation, finite on both sides of
+    each ``where`` (the Taylor forms are polynomials), so the derivatives can themselves be
+    differentiated.
+
+    Args:
+        delta: ``(...)`` offsets from the nearest integer.
+        n: number of cells, broadcast against ``delta``.
+
+    Returns:
+        ``(f, df/dd, df/dn)``, each ``(...)``.
+    """
+    near = torch.abs(delta.detach()) < _near_eps(delta)
+    x = math.pi * torch.where(near, 0.25, delta)
+    sin_x, cos_x = torch.sin(x), torch.cos(x)
+    nx = n * x
+    sin_nx, cos_nx = torch.sin(nx), torch.cos(nx)
+    inv = 1.0 / sin_x
+    f_far = sin_nx * inv
+    fd_far = math.pi * (n * cos_nx - f_far * cos_x) * inv
+    fn_far = x * cos_nx * inv
+    x2 = (math.pi * delta) ** 2
+    n2 = n * n
+    f_near = n * (1.0 - x2 * (n2 - 1.0) / 6.0)
+    fd_near = -(math.pi**2 / 3.0) * n * (n2 - 1.0) * delta
+    fn_near = 1.0 - x2 * (3.0 * n2 - 1.0) / 6.0
+    return (
+        torch.where(near, f_near, f_far),
+        torch.where(near, fd_near, fd_far),
+        torch.where(near, fn_near, fn_far),
+    )
+
+
+def _others(sq: list[Tensor]) -> list[Tensor]:
+    """For three factors, the product of the two others for each."""
+    return [sq[1] * sq[2], sq[0] * sq[2], sq[0] * sq[1]]
+
+
+class _SquareLatticeSq(torch.autograd.Function):
+    """``prod_k sincg_offset(d_k, n_k)^2`` with hand-written derivatives.
+
+    Autograd through the elementwise form records some thirty tensors per evaluation; this
+    function saves only its inputs and forms both derivatives in one pass, which keeps a
+    backward pass a small multiple of the forward. Forward-mode (``jvp``), vmap and double
+    backward are supported.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(delta: Tensor, n: Tensor, cells: tuple[int, int, int] | None) -> Tensor:  # type: ignore[override]
+        # Runs without autograd: the same value as a render under torch.no_grad().
+        return square_lattice_sq_value(delta, n, cells)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        delta, n, _ = inputs
+        ctx.save_for_backward(delta, n)
+        ctx.save_for_forward(delta, n)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None]:  # type: ignore[override]
+        delta, n = ctx.saved_tensors
+        parts = [_sincg_offset_parts(delta[k], n[k]) for k in range(3)]
+        sq = [f * f for f, _, _ in parts]
+        others = _others(sq)
+        g_delta = []
+        g_n = []
+        for k, (f, fd, fn) in enumerate(parts):
+            common = 2.0 * grad * f * others[k]
+            g_delta.append(common * fd)
+            g_n.append((common * fn).sum())
+        return torch.stack(g_delta), torch.stack(g_n).reshape(n.shape), None
+
+    @staticmethod
+    def jvp(ctx, delta_t: Tensor, n_t: Tensor, _cells_t: None) -> Tensor:  # type: ignore[override]
+        delta, n = ctx.saved_tensors
+        parts = [_sincg_offset_parts(delta[k], n[k]) for k in range(3)]
+        sq = [f * f for f, _, _ in parts]
+        others = _others(sq)
+        out = None
+        for k, (f, fd, fn) in enumerate(parts):
+            tangent = 2.0 * f * others[k] * (fd * delta_t[k] + fn * n_t[k])
+            out = tangent if out is None else out + tangent
+        assert out is not None
+        return out
+
+
+def square_lattice_sq_value(
+    delta: Tensor, n: Tensor, cells: tuple[int, int, int] | None = None
+) -> Tensor:
+    """``prod_k sincg(h_k, N_k)^2`` evaluated for speed (no gradient of its own).
+
+    Args:
+        delta: ``(3, ...)`` offsets ``h - h0`` per axis.
+        n: ``(3,)`` numbers of cells Na, Nb, Nc.
+        cells: The same counts as Python ints when they are integers (then small counts use
+            :func:`sincg_chebyshev`), or None.
+
+    Returns:
+        ``(...)`` squared lattice factor.
+    """
+    out = None
+    for axis in range(3):
+        if cells is not None and cells[axis] <= CHEBYSHEV_MAX_CELLS:
+            factor = sincg_chebyshev(delta[axis], cells[axis])
+        else:
+            # For N = 1 the factor is exactly 1, as the C program's skip of that axis gives.
+            factor = sincg_offset(delta[axis], n[axis])
+        sq = factor * factor
+        out = sq if out is None else out * sq
+    assert out is not None
+    return out
+
+
+def square_lattice_sq(
+    delta: Tensor, n: Tensor, cells: tuple[int, int, int] | None = None
+) -> Tensor:
+    """Squared lattice factor of the parallelepiped crystal, ``prod_k sincg(h_k, N_k)^2``.
+
+    Works from the offsets to the nearest integers, where it is smooth (continuous ``N``
+    included). The value is that of :func:`square_lattice_sq_value` (so an image rendered
+    with gradients equals one rendered without); the derivatives with respect to both
+    arguments are hand-written (see :class:`_SquareLatticeSq`) and finite at ``d = 0``.
+
+    Args:
+        delta: ``(3, ...)`` offsets ``h - h0`` per axis.
+        n: ``(3,)`` numbers of cells Na, Nb, Nc.
+        cells: Integer counts for the Chebyshev form of the value, or None.
+
+    Returns:
+        ``(...)`` squared lattice factor.
+    """
+    if not torch.is_grad_enabled() or not (delta.requires_grad or n.requires_grad):
+        return square_lattice_sq_value(delta, n, cells)
+    return _SquareLatticeSq.apply(delta, n, cells)  # type: ignore[no-any-return]
