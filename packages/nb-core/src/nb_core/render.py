@@ -548,9 +548,8 @@ def _chunk_from_tensors(
     # treats them as graph inputs and traces only the per-chunk kernel.
     n_params, n_frame = len(_PARAM_FIELDS), len(_FRAME_FIELDS)
     params = Params(**dict(zip(_PARAM_FIELDS, values[:n_params], strict=True)))  # type: ignore[arg-type]
-    frame = DetectorFrame(
-        **dict(zip(_FRAME_FIELDS, values[n_params : n_params + n_frame], strict=True))
-    )  # type: ignore[arg-type]
+    frame_values = dict(zip(_FRAME_FIELDS, values[n_params : n_params + n_frame], strict=True))
+    frame = DetectorFrame(**frame_values)  # type: ignore[arg-type]
     rest = dict(zip(_SHARED_FIELDS, values[n_params + n_frame :], strict=True))
     shared = _Shared(frame=frame, **rest)  # type: ignore[arg-type]
     return _chunk_values(pixel_index, params, static, shared, disabled, first)
