@@ -12,17 +12,72 @@ from torch import Tensor
 __all__ = ["cross", "dot", "rotate_axis", "rotate_xyz", "rotation_matrix_xyz", "unitize"]
 
 
+def _dot_xyz(x: Tensor, y: Tensor) -> Tensor:
+    return x[..., 0] * y[..., 0] + x[..., 1] * y[..., 1] + x[..., 2] * y[..., 2]
+
+
+def _unbroadcast(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum ``grad`` down to ``shape`` (the reverse of broadcasting)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.dim() - len(shape)
+    if extra > 0:
+        grad = grad.sum(dim=tuple(range(extra)))
+    dims = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(dim=dims, keepdim=True) if dims else grad
+
+
+class _Dot(torch.autograd.Function):
+    """``x . y`` over the last axis with a backward that does not scatter into zeros.
+
+    Autograd of the component-wise form allocates a zero-filled copy of each input per
+    component read; here the gradients are ``grad * y`` and ``grad * x`` directly.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor, y: Tensor) -> Tensor:  # type: ignore[override]
+        return _dot_xyz(x, y)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        x, y = inputs
+        ctx.save_for_backward(x, y)
+        ctx.save_for_forward(x, y)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
+        x, y = ctx.saved_tensors
+        g = grad[..., None]
+        gx = _unbroadcast(g * y, x.shape) if ctx.needs_input_grad[0] else None
+        gy = _unbroadcast(g * x, y.shape) if ctx.needs_input_grad[1] else None
+        return gx, gy
+
+    @staticmethod
+    def jvp(ctx, x_t: Tensor | None, y_t: Tensor | None) -> Tensor:  # type: ignore[override]
+        x, y = ctx.saved_tensors
+        out = _dot_xyz(x_t, y) if x_t is not None else None
+        if y_t is not None:
+            term = _dot_xyz(x, y_t)
+            out = term if out is None else out + term
+        assert out is not None
+        return out
+
+
 def dot(x: Tensor, y: Tensor) -> Tensor:
     """Inner product over the last axis, summed in x, y, z order.
 
     Args:
         x: ``(..., 3)`` vectors.
-        y: ``(..., 3)`` vectors.
+        y: ``(..., 3)`` vectors (broadcast against ``x``).
 
     Returns:
         ``(...)`` inner products.
     """
-    return x[..., 0] * y[..., 0] + x[..., 1] * y[..., 1] + x[..., 2] * y[..., 2]
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        return _Dot.apply(x, y)  # type: ignore[no-any-return]
+    return _dot_xyz(x, y)
 
 
 def cross(x: Tensor, y: Tensor) -> Tensor:

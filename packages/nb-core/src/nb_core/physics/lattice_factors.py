@@ -182,7 +182,9 @@ def _near_eps(delta: Tensor) -> float:
     return 1e-9 if delta.dtype == torch.float64 else 1e-4
 
 
-def _sincg_offset_parts(delta: Tensor, n: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _sincg_offset_parts(
+    delta: Tensor, n: Tensor, with_n: bool = True
+) -> tuple[Tensor, Tensor, Tensor | None]:
     """``f = sin(pi n d) / sin(pi d)`` and its derivatives ``df/dd`` and ``df/dn``.
 
     Within ``eps`` of ``d = 0`` the second-order Taylor forms are used (value ``n``, slope
@@ -194,6 +196,7 @@ def _sincg_offset_parts(delta: Tensor, n: Tensor) -> tuple[Tensor, Tensor, Tenso
     Args:
         delta: ``(...)`` offsets from the nearest integer.
         n: number of cells, broadcast against ``delta``.
+        with_n: Whether to form ``df/dn`` (None otherwise).
 
     Returns:
         ``(f, df/dd, df/dn)``, each ``(...)``.
@@ -206,17 +209,17 @@ def _sincg_offset_parts(delta: Tensor, n: Tensor) -> tuple[Tensor, Tensor, Tenso
     inv = 1.0 / sin_x
     f_far = sin_nx * inv
     fd_far = math.pi * (n * cos_nx - f_far * cos_x) * inv
-    fn_far = x * cos_nx * inv
     x2 = (math.pi * delta) ** 2
     n2 = n * n
-    f_near = n * (1.0 - x2 * (n2 - 1.0) / 6.0)
-    fd_near = -(math.pi**2 / 3.0) * n * (n2 - 1.0) * delta
-    fn_near = 1.0 - x2 * (3.0 * n2 - 1.0) / 6.0
-    return (
-        torch.where(near, f_near, f_far),
-        torch.where(near, fd_near, fd_far),
-        torch.where(near, fn_near, fn_far),
-    )
+    f_near = n * (1.0 - x2 * ((n2 - 1.0) / 6.0))
+    fd_near = ((-(math.pi**2) / 3.0) * n * (n2 - 1.0)) * delta
+    f = torch.where(near, f_near, f_far)
+    fd = torch.where(near, fd_near, fd_far)
+    if not with_n:
+        return f, fd, None
+    fn_far = x * cos_nx * inv
+    fn_near = 1.0 - x2 * ((3.0 * n2 - 1.0) / 6.0)
+    return f, fd, torch.where(near, fn_near, fn_far)
 
 
 def _others(sq: list[Tensor]) -> list[Tensor]:
@@ -249,16 +252,20 @@ class _SquareLatticeSq(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None]:  # type: ignore[override]
         delta, n = ctx.saved_tensors
-        parts = [_sincg_offset_parts(delta[k], n[k]) for k in range(3)]
+        with_n = bool(ctx.needs_input_grad[1])
+        parts = [_sincg_offset_parts(delta[k], n[k], with_n) for k in range(3)]
         sq = [f * f for f, _, _ in parts]
         others = _others(sq)
+        twice = 2.0 * grad
         g_delta = []
         g_n = []
         for k, (f, fd, fn) in enumerate(parts):
-            common = 2.0 * grad * f * others[k]
+            common = (twice * others[k]) * f
             g_delta.append(common * fd)
-            g_n.append((common * fn).sum())
-        return torch.stack(g_delta), torch.stack(g_n).reshape(n.shape), None
+            if fn is not None:
+                g_n.append((common * fn).sum())
+        grad_n = torch.stack(g_n).reshape(n.shape) if with_n else None
+        return torch.stack(g_delta), grad_n, None  # type: ignore[return-value]
 
     @staticmethod
     def jvp(ctx, delta_t: Tensor, n_t: Tensor, _cells_t: None) -> Tensor:  # type: ignore[override]
@@ -268,6 +275,7 @@ class _SquareLatticeSq(torch.autograd.Function):
         others = _others(sq)
         out = None
         for k, (f, fd, fn) in enumerate(parts):
+            assert fn is not None
             tangent = 2.0 * f * others[k] * (fd * delta_t[k] + fn * n_t[k])
             out = tangent if out is None else out + tangent
         assert out is not None
