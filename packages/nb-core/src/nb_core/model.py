@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from nb_core.params import Experiment, Params, Static
-from nb_core.render import DEFAULT_MAX_EVALUATIONS, render
+from nb_core.render import render
 from nb_core.units import RTD
 
 __all__ = ["PARAMETERS", "ParameterSpec", "Simulator", "parameter_value"]
@@ -136,7 +136,7 @@ class Simulator(nn.Module):
     Args:
         experiment: A resolved experiment (see :func:`nb_core.resolve`).
         trainable: Names from :data:`PARAMETERS` to expose as ``nn.Parameter``s.
-        max_evaluations: Chunk budget passed to the render.
+        max_evaluations: Chunk budget passed to the render (None: its default).
     """
 
     def __init__(
@@ -144,7 +144,7 @@ class Simulator(nn.Module):
         experiment: Experiment,
         trainable: Iterable[str] = (),
         *,
-        max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+        max_evaluations: int | None = None,
     ) -> None:
         super().__init__()
         self._trainable = list(trainable)
