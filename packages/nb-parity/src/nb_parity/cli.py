@@ -8,7 +8,6 @@ never imports nb_parity. Each command forwards to plain functions (:mod:`nb_pari
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 from pathlib import Path
@@ -286,6 +285,8 @@ def _num(value: float) -> str:
 def _print_comparison(console: Console, comparison: Comparison, written: list[Path]) -> None:
     from rich.table import Table
 
+    from nb_parity.compare import detail_lines
+
     c = comparison
     table = Table(title=f"nb ({c.dtype}) vs {c.reference.source}")
     for name in ("check", "required", "measured", "result"):
@@ -294,23 +295,10 @@ def _print_comparison(console: Console, comparison: Comparison, written: list[Pa
         result = "[green]PASS[/green]" if check.passed else "[red]FAIL[/red]"
         table.add_row(check.name, f"{check.op} {check.limit:g}", _num(check.measured), result)
     console.print(table)
-    if c.peaks is not None:
-        p = c.peaks
-        console.print(
-            f"peaks: C {p.n_ref}, nb {p.n_test}, matched {p.matched} "
-            f"(mean distance {p.mean_distance:.3g} px)"
-        )
-    if c.int_image is not None:
-        console.print(
-            f"int image: header {'equal' if c.int_image.header_equal else 'differs'}, "
-            f"{c.int_image.pixels_differing} pixels differ"
-        )
-    if c.noise_image is not None:
-        console.print(f"noise image: {c.noise_image.identical_fraction:.6%} identical")
-    c_time = "stored" if c.reference.seconds is None else f"{c.reference.seconds:.2f} s"
-    console.print(f"time: C {c_time}, nb {c.nb_seconds:.2f} s")
     if c.trace is not None:
         _print_trace_diff(console, c.trace)
+    for line in detail_lines(c):
+        console.print(line, highlight=False, markup=False)
     console.print("wrote " + ", ".join(str(p) for p in written))
     console.print(("[green]PASS[/green]" if c.passed else "[red]FAIL[/red]"), highlight=False)
 
@@ -329,7 +317,6 @@ def _print_trace_diff(console: Console, diff: TraceDiff) -> None:
         table.add_row(field, name, f"{ours:.10g}", f"{theirs:.10g}", mark)
     if diff.rows:
         console.print(table)
-    console.print(f"trace: {diff.summary()}")
 
 
 # --------------------------------------------------------------------------- nb trace
@@ -569,7 +556,9 @@ def trace_command(
                 for t in tables
             },
         }
-        json_file.write_text(json.dumps(_finite(payload), indent=1) + "\n")
+        from nb_parity.outputs import write_json
+
+        write_json(json_file, payload, nan=None)
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))
@@ -588,16 +577,6 @@ def trace_command(
             console.print(f"... {len(rows) - max_rows} more rows (--max-rows, or --json)")
     if json_file is not None:
         console.print(f"wrote {json_file}")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- nb parity golden

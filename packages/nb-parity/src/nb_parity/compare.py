@@ -9,7 +9,6 @@ and ``README.md`` into a folder.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shlex
@@ -25,6 +24,7 @@ from nb_core.errors import InputError
 from nb_core.io import SmvImage
 from nb_parity.golden import GoldenCase, inside, load_cases
 from nb_parity.metrics import ImageMetrics, image_metrics
+from nb_parity.outputs import json_safe, save_figure, write_json, write_text
 from nb_parity.peaks import PeakMatch, match_peaks
 from nb_parity.runs import Run
 from nb_parity.trace import NAMES, FieldDiff, diff_printout, parse_printout
@@ -459,20 +459,7 @@ class Comparison:
             "trace": None if self.trace is None else self.trace.as_dict(),
             "command": shlex.join(self.command) if self.command else None,
         }
-        return _json_safe(out)  # type: ignore[return-value]
-
-
-def _json_safe(value: object) -> object:
-    """Replace non-finite floats with strings ("inf", "-inf", "nan") so JSON stays valid."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    return value
+        return json_safe(out)  # type: ignore[return-value]
 
 
 def _checks(
@@ -614,9 +601,9 @@ def write_report(comparison: Comparison, outdir: str | Path) -> list[Path]:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path, figure_path, readme_path = (out / name for name in REPORT_FILES)
-    metrics_path.write_text(json.dumps(comparison.as_dict(), indent=1) + "\n")
+    write_json(metrics_path, comparison.as_dict())
     difference_figure(comparison.reference_image, comparison.nb_image, figure_path)
-    readme_path.write_text(readme_text(comparison))
+    write_text(readme_path, readme_text(comparison))
     return [metrics_path, figure_path, readme_path]
 
 
@@ -702,9 +689,7 @@ def difference_figure(
         fig.colorbar(handle, ax=ax, label=f"nb - C photons ({scale})")
         ax.set_title(f"nb - C, max |diff| {big:.3g}")
     fig.suptitle("nb vs nanoBragg: float images")
-    out = Path(path)
-    fig.savefig(out, format="png")
-    return out
+    return save_figure(fig, path)
 
 
 def _fmt(value: float) -> str:
@@ -713,25 +698,18 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def readme_text(comparison: Comparison) -> str:
-    """The report's README: each threshold, its value, the measurement and PASS/FAIL."""
+def detail_lines(comparison: Comparison) -> list[str]:
+    """The comparison beyond its thresholds, one sentence per line (README and console).
+
+    Args:
+        comparison: The comparison.
+
+    Returns:
+        Lines on the float image, peaks, SMV int and noise images, the pixel trace (those
+        present) and the timings.
+    """
     c = comparison
-    verdict = "PASS" if c.passed else "FAIL"
-    lines = [
-        f"# nb vs nanoBragg: {verdict}",
-        "",
-        f"nb ({c.dtype}) against {c.reference.source}; images {c.shapes[0][1]} x "
-        f"{c.shapes[0][0]} (fast x slow).",
-        "",
-        "| threshold | required | measured | result |",
-        "| --- | --- | --- | --- |",
-    ]
-    for check in c.checks:
-        result = "PASS" if check.passed else "FAIL"
-        lines.append(
-            f"| {check.name} | {check.op} {check.limit:g} | {_fmt(check.measured)} | {result} |"
-        )
-    lines.append("")
+    lines = []
     if c.float_metrics is not None:
         m = c.float_metrics
         lines.append(
@@ -756,8 +734,31 @@ def readme_text(comparison: Comparison) -> str:
         lines.append(f"Pixel ({c.trace.fpixel}, {c.trace.spixel}) trace: {c.trace.summary()}.")
     seconds = c.reference.seconds
     c_time = "stored outputs" if seconds is None else f"{seconds:.2f} s"
+    lines.append(f"Timings: C {c_time}, nb {c.nb_seconds:.2f} s.")
+    return lines
+
+
+def readme_text(comparison: Comparison) -> str:
+    """The report's README: each threshold, its value, the measurement and PASS/FAIL."""
+    c = comparison
+    verdict = "PASS" if c.passed else "FAIL"
+    lines = [
+        f"# nb vs nanoBragg: {verdict}",
+        "",
+        f"nb ({c.dtype}) against {c.reference.source}; images {c.shapes[0][1]} x "
+        f"{c.shapes[0][0]} (fast x slow).",
+        "",
+        "| threshold | required | measured | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    for check in c.checks:
+        result = "PASS" if check.passed else "FAIL"
+        lines.append(
+            f"| {check.name} | {check.op} {check.limit:g} | {_fmt(check.measured)} | {result} |"
+        )
+    lines.append("")
+    lines += detail_lines(c)
     lines += [
-        f"Timings: C {c_time}, nb {c.nb_seconds:.2f} s.",
         "",
         "`metrics.json` holds every number; `difference.png` shows C, nb and nb - C.",
         "",

@@ -8,7 +8,6 @@ parameters by the amounts the refinement issue names and checks that ``nb refine
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from nb_core.model import PARAMETERS, Simulator
 from nb_core.refine import FitResult, fit
 from nb_core.render import render
 from nb_core.resolve import load_inputs, resolve
+from nb_parity.outputs import save_figure, write_json, write_text
 
 __all__ = [
     "SCENARIOS",
@@ -35,41 +35,11 @@ __all__ = [
 
 #: The true model: a triclinic crystal, slightly tilted detector, two-theta swing.
 TRUTH: tuple[str, ...] = tuple(
-    [
-        "-cell",
-        "70",
-        "80",
-        "90",
-        "85",
-        "95",
-        "105",
-        "-lambda",
-        "1",
-        "-N",
-        "8",
-        "-misset",
-        "10",
-        "5",
-        "3",
-        "-default_F",
-        "100",
-        "-distance",
-        "100",
-        "-detpixels",
-        "96",
-        "-pixel",
-        "0.2",
-        "-oversample",
-        "2",
-        "-detector_rotx",
-        "0.5",
-        "-detector_roty",
-        "-0.3",
-        "-detector_rotz",
-        "0.2",
-        "-twotheta",
-        "2",
-    ]
+    (
+        "-cell 70 80 90 85 95 105 -lambda 1 -N 8 -misset 10 5 3 -default_F 100 -distance "
+        "100 -detpixels 96 -pixel 0.2 -oversample 2 -detector_rotx 0.5 -detector_roty "
+        "-0.3 -detector_rotz 0.2 -twotheta 2"
+    ).split()
 )
 
 
@@ -281,7 +251,7 @@ def write_report(
         ax2.legend()
         fig.tight_layout()
         png = outdir / f"{sc.name}.png"
-        fig.savefig(png, dpi=100)
+        save_figure(fig, png, dpi=100)
         plt.close(fig)
         written.append(png)
         for name in sc.refine:
@@ -348,9 +318,7 @@ def write_report(
         "",
     ]
     readme = outdir / "README.md"
-    readme.write_text("\n".join(lines))
+    write_text(readme, "\n".join(lines))
     data = outdir / "results.json"
-    data.write_text(
-        json.dumps({"source": source, "command": command, "scenarios": payload}, indent=2) + "\n"
-    )
+    write_json(data, {"source": source, "command": command, "scenarios": payload}, indent=2)
     return [readme, data, *written]

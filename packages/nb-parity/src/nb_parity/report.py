@@ -10,8 +10,6 @@ table) and ``parity.json``.
 from __future__ import annotations
 
 import datetime
-import json
-import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +18,7 @@ from pathlib import Path
 
 from nb_parity.compare import Thresholds, compare_smv, diff_trace, nb_printout
 from nb_parity.golden import GoldenCase, load_cases, replay
+from nb_parity.outputs import json_safe, write_json, write_text
 
 __all__ = [
     "CaseResult",
@@ -135,17 +134,7 @@ class ParityReport:
             },
             "cases": [asdict(c) for c in self.cases],
         }
-        return _json_safe(out)  # type: ignore[return-value]
-
-
-def _json_safe(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
+        return json_safe(out)  # type: ignore[return-value]
 
 
 def _trace_pixel(text: str) -> tuple[int, int] | None:
@@ -366,6 +355,6 @@ def write_parity_report(report: ParityReport, out: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     readme = folder / "README.md"
     data = folder / "parity.json"
-    readme.write_text(markdown(report))
-    data.write_text(json.dumps(report.as_dict(), indent=1) + "\n")
+    write_text(readme, markdown(report))
+    write_json(data, report.as_dict())
     return [readme, data]
