@@ -65,7 +65,7 @@ import functools
 import math
 import shlex
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -681,6 +681,30 @@ def polarizations(draw: st.DrawFn) -> Part:
     return Part(groups=(("-nopolar",), polar))
 
 
+def _joint_or_split(
+    draw: st.DrawFn,
+    values: st.SearchStrategy[Any],
+    flags: tuple[str, str, str],
+    show: Callable[[Any], str],
+    groups: list[Group],
+) -> tuple[Any, Any]:
+    """Draw one flag that sets both directions, or each of the two per-direction flags (or
+    neither); append what was drawn to ``groups`` and return the (horizontal, vertical) values."""
+    joint, horizontal, vertical = flags
+    if draw(_BOOLS):
+        value = draw(values)
+        groups.append((joint, show(value)))
+        return value, value
+    h = v = None
+    if draw(_BOOLS):
+        h = draw(values)
+        groups.append((horizontal, show(h)))
+    if draw(_BOOLS):
+        v = draw(values)
+        groups.append((vertical, show(v)))
+    return h, v
+
+
 @st.composite
 def divergences(draw: st.DrawFn, max_sources: int = 16) -> Part:
     """Beam divergence: ``-divergence``/``-hdivrange``/``-vdivrange`` (mrad), steps, step sizes,
@@ -690,28 +714,13 @@ def divergences(draw: st.DrawFn, max_sources: int = 16) -> Part:
     rng_mrad = _decimal(0.01, 2.0, 3)
     steps = _ints(1, 4)
     groups: list[Group] = []
-    h_range = v_range = h_step = v_step = None
-    h_steps = v_steps = None
-    if draw(_BOOLS):
-        h_range = v_range = draw(rng_mrad)
-        groups.append(("-divergence", fmt(h_range)))
-    else:
-        if draw(_BOOLS):
-            h_range = draw(rng_mrad)
-            groups.append(("-hdivrange", fmt(h_range)))
-        if draw(_BOOLS):
-            v_range = draw(rng_mrad)
-            groups.append(("-vdivrange", fmt(v_range)))
-    if draw(_BOOLS):
-        h_steps = v_steps = draw(steps)
-        groups.append(("-divsteps", str(h_steps)))
-    else:
-        if draw(_BOOLS):
-            h_steps = draw(steps)
-            groups.append(("-hdivsteps", str(h_steps)))
-        if draw(_BOOLS):
-            v_steps = draw(steps)
-            groups.append(("-vdivsteps", str(v_steps)))
+    h_step = v_step = None
+    h_range, v_range = _joint_or_split(
+        draw, rng_mrad, ("-divergence", "-hdivrange", "-vdivrange"), fmt, groups
+    )
+    h_steps, v_steps = _joint_or_split(
+        draw, steps, ("-divsteps", "-hdivsteps", "-vdivsteps"), str, groups
+    )
     if _rarely(draw, 30):
         h_step = draw(_decimal(0.3, 1.0, 2)) * (h_range or 1.0)
         groups.append(("-hdivstep", fmt(round(h_step, 6))))
