@@ -491,15 +491,14 @@ def render_pixels(
         ``(values, interpolation_disabled)``: ``(P,)`` pixel values (photons) and the updated
         interpolation state.
     """
-    ev = evaluate_pixels(
-        pixel_index,
-        params,
-        static,
-        shared=shared,
-        interpolation_disabled=interpolation_disabled,
-        first_chunk=first_chunk,
+    dev = params.device
+    if interpolation_disabled is None:
+        interpolation_disabled = torch.zeros((), dtype=torch.bool, device=dev)
+    first = torch.as_tensor(first_chunk, device=dev)
+    values, disabled, _ = _chunk_values(
+        pixel_index, params, static, shared, interpolation_disabled, first
     )
-    return ev.value, ev.interpolation_disabled
+    return values, disabled
 
 
 def _chunk_size(static: Static, max_evaluations: int) -> int:
