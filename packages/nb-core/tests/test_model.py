@@ -11,29 +11,7 @@ from nb_core.model import Simulator, parameter_value
 from nb_core.refine import fit, loss_fn
 
 F64 = torch.float64
-SMALL = [
-    "-cell",
-    "70",
-    "80",
-    "90",
-    "85",
-    "95",
-    "105",
-    "-lambda",
-    "1",
-    "-N",
-    "5",
-    "-default_F",
-    "100",
-    "-detpixels",
-    "32",
-    "-pixel",
-    "0.4",
-    "-distance",
-    "100",
-    "-oversample",
-    "1",
-]
+SMALL = "-cell 70 80 90 85 95 105 -lambda 1 -N 5 -default_F 100 -detpixels 32 -pixel 0.4 -distance 100 -oversample 1".split()
 
 
 def _exp(argv: list[str]):

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from nb_core.geometry.rotations import dot
 from nb_core.physics import (
     lookup_nearest,
     lookup_tricubic,
@@ -14,7 +15,12 @@ from nb_core.physics import (
     sinc3_of_square,
     sincg,
 )
-from nb_core.physics.lattice_factors import sincg_offset, sincg_sign
+from nb_core.physics.lattice_factors import (
+    sincg_offset,
+    sincg_sign,
+    square_lattice_sq,
+    square_lattice_sq_value,
+)
 from nb_core.physics.structure_factors import lookup_nearest_padded, pad_grid
 
 F64 = torch.float64
@@ -123,3 +129,39 @@ def test_polarization_unpolarized_and_kahn() -> None:
     assert float(value.detach()) == pytest.approx(1.0)
     (g,) = torch.autograd.grad(value, d0)
     assert torch.isfinite(g).all()
+
+
+def test_square_lattice_sq_value_is_the_product_of_sincg_squares() -> None:
+    delta = torch.tensor([[0.0, 0.1, -0.3], [0.25, 0.0, 0.5], [-0.2, 0.4, 0.0]], dtype=F64)
+    n = torch.tensor([5.0, 8.0, 3.0], dtype=F64)
+    expected = torch.ones(3, dtype=F64)
+    for k in range(3):
+        expected = expected * sincg_offset(delta[k], n[k]) ** 2
+    for cells in (None, (5, 8, 3)):
+        assert torch.allclose(square_lattice_sq_value(delta, n, cells), expected, rtol=1e-12)
+    # on the node the factor is N^2 per axis: (5 * 8 * 3)^2 where every offset is 0
+    on_node = square_lattice_sq_value(torch.zeros(3, 1, dtype=F64), n)
+    assert float(on_node[0]) == pytest.approx(120.0**2, rel=1e-14)
+
+
+def test_square_lattice_sq_derivatives_match_finite_differences() -> None:
+    # offsets exactly on a node (0), near it, and far from it; continuous N
+    delta = torch.tensor(
+        [[0.0, 1e-12, 0.13, -0.41], [0.0, -0.2, 0.0, 0.31], [0.07, 0.0, -0.45, 0.0]],
+        dtype=F64,
+        requires_grad=True,
+    )
+    n = torch.tensor([5.0, 7.5, 3.2], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(square_lattice_sq, (delta, n), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(square_lattice_sq, (delta, n))
+    with torch.no_grad():
+        plain = square_lattice_sq_value(delta, n)
+    assert torch.equal(square_lattice_sq(delta, n).detach(), plain)
+
+
+def test_dot_derivatives_match_finite_differences_with_broadcasting() -> None:
+    x = torch.tensor([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0]], dtype=F64, requires_grad=True)
+    y = torch.tensor([0.3, 0.7, -1.1], dtype=F64, requires_grad=True)
+    assert dot(x, y).detach().tolist() == pytest.approx([0.3 - 1.4 - 0.55, 0.0])
+    assert torch.autograd.gradcheck(dot, (x, y), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(dot, (x, y))
