@@ -1,0 +1,194 @@
+"""Every intermediate quantity of one pixel, as tables of plain values (``nb trace``).
+
+:func:`trace_tables` evaluates one pixel through :func:`nb_core.trace.trace_pixel` and lays
+out the detector, each sub-pixel, each source, the rotated cell per phi step and mosaic
+domain, and every evaluation, as rows of numbers that print as tables or dump as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from nb_core.crystal.lattice import crystal_basis, lattice_vectors, spindle_angles
+from nb_core.errors import InputError
+from nb_core.physics.lattice_factors import sincg
+from nb_core.render import lattice_factor_signed
+from nb_core.trace import trace_pixel
+
+__all__ = ["TraceTable", "trace_tables"]
+
+#: A table of a pixel trace: title, column names, rows of plain values.
+TraceTable = dict[str, Any]
+
+
+def _vec(t: Any) -> list[float]:
+    return [float(x) for x in t.reshape(-1).tolist()]
+
+
+def trace_tables(prepared: Any, fpixel: int, spixel: int) -> tuple[Any, list[TraceTable]]:
+    """Every intermediate quantity of one pixel, as tables of plain values.
+
+    Args:
+        prepared: A prepared run (:class:`nb_cli.simulate.Prepared`).
+        fpixel: Fast index.
+        spixel: Slow index.
+
+    Returns:
+        The trace (:class:`nb_core.trace.PixelTrace`) and the tables: detector, sub-pixels
+        (per layer and sub-pixel), sources (per sub-pixel and source), lattice (per phi step
+        and mosaic domain), evaluations (per sub-pixel, source, phi step and domain) and the
+        pixel's factors. Lengths in m unless a column says Å; angles in degrees.
+
+    Raises:
+        InputError: The pixel is outside the detector.
+    """
+    exp = prepared.experiment
+    params, static = exp.params, exp.static
+    if not (0 <= fpixel < static.fpixels and 0 <= spixel < static.spixels):
+        raise InputError(
+            f"pixel ({fpixel}, {spixel}) is outside the {static.fpixels} x {static.spixels} "
+            "detector"
+        )
+    with torch.no_grad():
+        tr = trace_pixel(params, static, fpixel, spixel)
+        ev = tr.evaluation
+        frame = exp.info["frame"]
+        detector: TraceTable = {
+            "title": "detector (rotated axes; pix0 and beam in m)",
+            "columns": ["vector", "x", "y", "z"],
+            "rows": [
+                [name, *_vec(v)]
+                for name, v in (
+                    ("fdet", frame.fdet),
+                    ("sdet", frame.sdet),
+                    ("odet", frame.odet),
+                    ("pix0", frame.pix0),
+                    ("incident beam", params.beam),
+                    ("spindle", params.spindle),
+                )
+            ],
+        }
+        sub_rows = []
+        _, layers, subs, _ = ev.positions.shape
+        for li in range(layers):
+            for xi in range(subs):
+                sub_rows.append(
+                    [
+                        [li, xi],
+                        _vec(ev.positions[0, li, xi]),
+                        _vec(ev.diffracted[0, li, xi]),
+                        float(ev.omega[0, li, xi]),
+                        float(ev.capture[0, li, xi]),
+                    ]
+                )
+        subpixels: TraceTable = {
+            "title": "sub-pixels (per sensor layer and sub-pixel)",
+            "columns": ["layer sub", "position (m)", "diffracted", "omega (sr)", "capfrac"],
+            "rows": sub_rows,
+        }
+        sources = ev.scattering.shape[3]
+        src_rows = []
+        for li in range(layers):
+            for xi in range(subs):
+                for si in range(sources):
+                    q = ev.scattering[0, li, xi, si]
+                    src_rows.append(
+                        [
+                            [li, xi, si],
+                            _vec(-params.source_directions[si]),
+                            _vec(q * 1e-10),
+                            0.5 * float(torch.linalg.vector_norm(q)) * 1e-10,
+                            bool(ev.passed[0, li, xi, si]),
+                            float(ev.polar[0, li, xi, si]),
+                        ]
+                    )
+        source_table: TraceTable = {
+            "title": "scattering (per sub-pixel and source)",
+            "columns": [
+                "layer sub source",
+                "incident",
+                "scattering (1/Å)",
+                "stol (1/Å)",
+                "passed",
+                "polar",
+            ],
+            "rows": src_rows,
+        }
+        lattice = lattice_vectors(params, static) * 1e10  # (Phi, M, 3, 3) Å
+        phis = spindle_angles(params, static) * (180.0 / math.pi)
+        lat_rows = []
+        for fi in range(lattice.shape[0]):
+            for mi in range(lattice.shape[1]):
+                lat_rows.append(
+                    [[fi, mi], float(phis[fi]), *(_vec(lattice[fi, mi, k]) for k in range(3))]
+                )
+        lattice_table: TraceTable = {
+            "title": "rotated real-space cell (per phi step and mosaic domain)",
+            "columns": ["phi domain", "phi (deg)", "a (Å)", "b (Å)", "c (Å)"],
+            "rows": lat_rows,
+        }
+        hkl = ev.hkl[:, 0]  # (3, L, X, S, F, M)
+        shape = tuple(hkl.shape[1:])
+        reciprocal = crystal_basis(params, static).reciprocal.to(params.dtype)
+        f_latt = lattice_factor_signed(hkl, params, static, reciprocal)
+        per_axis = None
+        if static.shape == "square":
+            per_axis = [
+                torch.where(params.n_cells[k] > 1.0, sincg(hkl[k], params.n_cells[k]), 1.0)
+                for k in range(3)
+            ]
+        f_cell = ev.f_cell[0].expand(shape)
+        term = ev.term[0].expand(shape)
+        active = ev.active[0].expand(shape)
+        eval_rows = []
+        for index in _ndindex(shape):
+            h = [float(hkl[(k, *index)]) for k in range(3)]
+            axes = [float(a[index]) for a in per_axis] if per_axis is not None else [math.nan] * 3
+            eval_rows.append(
+                [
+                    list(index),
+                    h,
+                    [math.ceil(x - 0.5) for x in h],
+                    axes,
+                    float(f_latt[index]),
+                    float(f_cell[index]),
+                    float(term[index]),
+                    bool(active[index]),
+                ]
+            )
+        evaluations: TraceTable = {
+            "title": "evaluations (per sub-pixel, source, phi step and mosaic domain)",
+            "columns": [
+                "layer sub source phi domain",
+                "h k l",
+                "hkl0",
+                "F_latt a b c",
+                "F_latt",
+                "F_cell",
+                "term",
+                "active",
+            ],
+            "rows": eval_rows,
+        }
+        pixel: TraceTable = {
+            "title": "pixel",
+            "columns": ["quantity", "value"],
+            "rows": [
+                ["I (sum of terms)", float(ev.intensity[0])],
+                ["steps", int(static.steps)],
+                ["polar applied", tr.polar],
+                ["omega applied (sr)", tr.omega],
+                ["capfrac applied", tr.capture],
+                ["pixel (photons)", tr.pixel],
+            ],
+        }
+    tables = [detector, subpixels, source_table, lattice_table, evaluations, pixel]
+    return tr, tables
+
+
+def _ndindex(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    return [tuple(int(i) for i in idx) for idx in np.ndindex(*shape)]
