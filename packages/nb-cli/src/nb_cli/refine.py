@@ -97,6 +97,9 @@ def refine_command(
     Raises:
         InputError: Bad flags, names or files.
     """
+    from nb_core.runtime import keep_freed_memory
+
+    keep_freed_memory()
     if loss not in ("lsq", "poisson"):
         raise InputError(f"expected lsq or poisson, got {loss!r}", "--loss")
     if method not in ("lbfgs", "adam"):

@@ -49,9 +49,9 @@ def simulate_command(args: list[str], *, workdir: str | Path | None = None) -> i
     Raises:
         InputError: Bad flags, bad input files, or an output that cannot be written.
     """
-    from nb_cli.allocator import keep_freed_memory
     from nb_cli.simulate import prepare, run_simulation
     from nb_cli.trace import print_printout
+    from nb_core.runtime import keep_freed_memory
 
     keep_freed_memory()
     prepared = prepare(args, workdir=workdir)

@@ -9,7 +9,8 @@ The public API:
 - :class:`nb_core.model.Simulator` and :mod:`nb_core.refine` -- refinement;
 - :mod:`nb_core.io` -- the files nanoBragg reads and writes;
 - :mod:`nb_core.images` -- statistics, SMV counts and PGM bytes from a float image;
-- :class:`Quirks` -- switches that fix the C program's plain bugs (reproduced by default).
+- :class:`Quirks` -- switches that fix the C program's plain bugs (reproduced by default);
+- :func:`keep_freed_memory` -- keep freed tensor memory for reuse (what ``nb`` runs with).
 """
 
 from nb_core.errors import InputError
@@ -18,6 +19,7 @@ from nb_core.options import QUIRK_HELP, Quirks
 from nb_core.params import Experiment, Params, Static
 from nb_core.render import render, render_pixels, rendered_pixels, solid_angle_total
 from nb_core.resolve import Inputs, load_inputs, resolve
+from nb_core.runtime import keep_freed_memory
 from nb_core.settings import Settings
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Static",
     "image_statistics",
     "int_image",
+    "keep_freed_memory",
     "load_inputs",
     "pgm_image",
     "render",

@@ -4,8 +4,13 @@ A render allocates and frees the same few-megabyte tensors once per chunk and pe
 glibc serves blocks of that size with ``mmap`` and returns them to the kernel on ``free``, so
 every operation of every chunk pays for fresh page faults. Raising the ``mmap`` threshold and
 the trim threshold keeps those blocks on the heap, where they are reused (about 15% of the
-wall time of the Pilatus frame on this project's 2-core machine). Peak memory is unchanged:
-the heap keeps what the render already used at its peak.
+wall time of the Pilatus frame on this project's 2-core machine; more for a pass with
+gradients, whose saved tensors would otherwise be faulted in fresh on every pass). Peak
+memory is unchanged: the heap keeps what the render already used at its peak.
+
+``nb simulate`` and ``nb refine`` call :func:`keep_freed_memory` at start; from Python call it
+once before rendering in a loop (it changes the whole process's ``malloc``, so nb never calls
+it on import).
 """
 
 from __future__ import annotations
