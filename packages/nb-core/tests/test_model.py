@@ -46,8 +46,10 @@ def test_render_batch_matches_single_renders() -> None:
     images = sim.render_batch({"misset": missets})
     assert images.shape == (3, 32, 32)
     for i in range(3):
+        # The batch takes the Miller indices from a batched matrix product: the same sums,
+        # rounded by another kernel (relative differences of a few 1e-12 in float64).
         assert torch.allclose(
-            images[i], sim.render_with({"misset": missets[i]}), rtol=1e-12, atol=0
+            images[i], sim.render_with({"misset": missets[i]}), rtol=1e-10, atol=0
         )
 
 

@@ -165,3 +165,25 @@ def test_dot_derivatives_match_finite_differences_with_broadcasting() -> None:
     assert dot(x, y).detach().tolist() == pytest.approx([0.3 - 1.4 - 0.55, 0.0])
     assert torch.autograd.gradcheck(dot, (x, y), check_forward_ad=True)
     assert torch.autograd.gradgradcheck(dot, (x, y))
+
+
+def test_square_lattice_sq_saved_slopes_equal_the_recomputed_ones() -> None:
+    # A plain backward multiplies by slopes saved in the forward; a backward that is itself
+    # differentiated recomputes them. Both must give the same gradient, near and on nodes.
+    delta = torch.tensor(
+        [
+            [0.0, 1e-12, 3e-10, 0.13, -0.5],
+            [0.2, 0.0, -1e-11, 0.31, 0.49],
+            [0.07, 0.0, 0.0, -0.45, 0.0],
+        ],
+        dtype=F64,
+        requires_grad=True,
+    )
+    n = torch.tensor([5.0, 7.5, 3.2], dtype=F64, requires_grad=True)
+    weights = torch.tensor([1.0, -2.0, 0.5, 3.0, 0.25], dtype=F64)
+    plain = torch.autograd.grad((square_lattice_sq(delta, n) * weights).sum(), (delta, n))
+    graph = torch.autograd.grad(
+        (square_lattice_sq(delta, n) * weights).sum(), (delta, n), create_graph=True
+    )
+    for a, b in zip(plain, graph, strict=True):
+        assert torch.allclose(a, b.detach(), rtol=1e-9, atol=1e-9)

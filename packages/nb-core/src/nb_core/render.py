@@ -148,8 +148,19 @@ def _lattice_factor_sq(
     Returns:
         ``(...)`` squared lattice factor.
     """
-    n = params.n_cells
     delta = hkl - hkl0
+    # Work on the evaluations in their storage order (pixels innermost, see
+    # :func:`_miller_indices`), so that stacked per-axis results keep the layout of ``delta``.
+    order = sorted(range(1, delta.dim()), key=lambda d: -delta.stride(d))
+    back = [order.index(d) for d in range(1, delta.dim())]
+    lat = _lattice_factor_sq_ordered(delta.permute(0, *order), params, static, reciprocal)
+    return lat.permute(back)
+
+
+def _lattice_factor_sq_ordered(
+    delta: Tensor, params: Params, static: Static, reciprocal: Tensor
+) -> Tensor:
+    n = params.n_cells
     if static.shape == "square":
         cells = static.integer_cells
         if n.requires_grad:
@@ -170,7 +181,7 @@ def _lattice_factor_sq(
     if static.shape == "gauss":
         lat = nprod * torch.exp(-(rad_star_sqr / 0.63 * params.fudge))
     else:
-        lat = nprod * (rad_star_sqr * params.fudge < 0.3969).to(hkl.dtype)
+        lat = nprod * (rad_star_sqr * params.fudge < 0.3969).to(delta.dtype)
     return lat * lat
 
 
@@ -204,19 +215,29 @@ def _miller_indices(scattering: Tensor, lattice: Tensor) -> Tensor:
     """``h_j = a_j . S`` for every evaluation, laid out ``(3, F, M, P, L, X, S)``.
 
     The phi steps and domains (few) come first and the pixel-side dimensions last, so that the
-    per-evaluation work vectorizes along many pixels. Eagerly a batched matrix product; under
-    ``torch.compile`` three broadcast multiply-adds, which the compiler fuses into the
-    lattice-factor loop instead of materializing them.
+    per-evaluation work vectorizes along many pixels. Eagerly one matrix product
+    ``(3 F M, 3) @ (3, evaluations)`` taken on the scattering vectors' own storage order
+    (component-major from :func:`~nb_core.geometry.pixels.subpixel_positions`), whose
+    backward is two more such products; under ``torch.compile`` three broadcast multiply-adds,
+    which the compiler fuses into the lattice-factor loop instead of materializing them.
 
     Args:
         scattering: ``(P, L, X, S, 3)`` scattering vectors (1/m).
         lattice: ``(F, M, 3, 3)`` rows a, b, c (m) per phi step and domain.
     """
-    if not torch.compiler.is_compiling():
-        return torch.einsum("plxsk,fmjk->jfmplxs", scattering, lattice)
-    s = scattering.permute(4, 0, 1, 2, 3)[:, None, None]  # (3, 1, 1, P, L, X, S)
-    a = lattice.permute(2, 3, 0, 1)[..., None, None, None, None]  # (3j, 3k, F, M, 1, 1, 1, 1)
-    return a[:, 0] * s[0] + a[:, 1] * s[1] + a[:, 2] * s[2]
+    if torch.compiler.is_compiling():
+        s = scattering.permute(4, 0, 1, 2, 3)[:, None, None]  # (3, 1, 1, P, L, X, S)
+        a = lattice.permute(2, 3, 0, 1)[..., None, None, None, None]  # (3j, 3k, F, M, 1, 1, 1, 1)
+        return a[:, 0] * s[0] + a[:, 1] * s[1] + a[:, 2] * s[2]
+    comp = scattering.movedim(-1, 0)  # (3, P, L, X, S)
+    # Pixel-side axes in storage order (largest stride first): the flattening is then a view.
+    order = sorted(range(1, comp.dim()), key=lambda d: -comp.stride(d))
+    flat = comp.permute(0, *order).reshape(3, -1)
+    n_phi, n_dom = lattice.shape[0], lattice.shape[1]
+    rows = lattice.permute(2, 0, 1, 3).reshape(3 * n_phi * n_dom, 3)  # (j, F, M) x k
+    hkl = rows.matmul(flat).reshape(3, n_phi, n_dom, *(comp.shape[d] for d in order))
+    back = [3 + order.index(d) for d in range(1, comp.dim())]
+    return hkl.permute(0, 1, 2, *back)
 
 
 #: From the evaluation-outer layout (F, M, P, L, X, S) to the C program's loop order
@@ -328,7 +349,20 @@ def evaluate_pixels(
 
     pos = subpixel_positions(pixel_index, params, static, frame)  # (P, L, X, 3)
     diffracted, airpath = unitize(pos)
-    omega = solid_angles(airpath, params, static, frame)  # (P, L, X)
+    if lean:
+        # The per-pixel factors come from the first sub-sample: take it from its own small
+        # graph rather than slicing the full one (whose gradient would then be a mostly-zero
+        # tensor of the full size).
+        diffracted_first, airpath_first = unitize(
+            subpixel_positions(pixel_index, params, static, frame, first_only=True)
+        )
+    else:
+        diffracted_first, airpath_first = diffracted[:, :1, :1], airpath[:, :1, :1]
+    omega_first = solid_angles(airpath_first, params, static, frame)  # (P, 1, 1)
+    if lean and not static.oversample_omega:
+        omega = omega_first.expand(airpath.shape)
+    else:
+        omega = solid_angles(airpath, params, static, frame)  # (P, L, X)
     capture = capture_fractions(diffracted, params, static, frame)  # (P, L, X)
 
     incident = -params.source_directions  # (Src, 3)
@@ -348,7 +382,7 @@ def evaluate_pixels(
     elif lean and not static.has_dmin and not static.oversample_polar:
         # Only the first sub-sample's factor is used: compute it once per pixel.
         first_polar = polarization_factor(
-            params.polarization, incident[:1], diffracted[:, :1, :1, None, :], params.polar_axis
+            params.polarization, incident[:1], diffracted_first[:, :, :, None, :], params.polar_axis
         )
         polar = first_polar.expand(scattering.shape[:-1])
     else:
@@ -414,7 +448,7 @@ def evaluate_pixels(
         term = torch.where(passed_e, term, torch.zeros_like(term))
 
     # Factors cached from the first sub-sample unless an -oversample_* switch asks otherwise.
-    omega_used = omega[:, 0, 0]
+    omega_used = omega_first[:, 0, 0]
     capture_used = capture[:, -1, 0]
     if static.has_dmin:
         # The factor of the first sub-sample and source that passes the cut (0 if none does).

@@ -44,13 +44,10 @@ def subpixel_positions(
     spix = torch.div(pixel_index, static.fpixels, rounding_mode="floor").to(dtype)
     sub = torch.arange(n_sub, dtype=dtype, device=params.device)
     size = params.pixel_size / o
-    fdet = size * (fpix[:, None] * o + sub[None, :]) + size / 2.0  # (P, oF)
-    sdet = size * (spix[:, None] * o + sub[None, :]) + size / 2.0  # (P, oS)
+    fdet = size * (fpix[None, :] * o + sub[:, None]) + size / 2.0  # (oF, P)
+    sdet = size * (spix[None, :] * o + sub[:, None]) + size / 2.0  # (oS, P)
     odet = torch.arange(layers, dtype=dtype, device=params.device) * params.detector_thickstep
-    f_part = fdet[:, None, None, :, None] * frame.fdet  # (P, 1, 1, oF, 3)
-    s_part = sdet[:, None, :, None, None] * frame.sdet  # (P, 1, oS, 1, 3)
-    o_part = odet[None, :, None, None, None] * frame.odet  # (1, L, 1, 1, 3)
-    pos = f_part + s_part + o_part + frame.pix0
+    pos = _grid_positions(fdet, sdet, odet, frame.fdet, frame.sdet, frame.odet, frame.pix0)
     pos = pos.reshape(pixel_index.shape[0], layers, n_sub * n_sub, 3)
     if static.curved_detector:
         # The flat position's y and z components are used as angles (rad * distance).
@@ -59,6 +56,106 @@ def subpixel_positions(
         pos = rotate_axis(start, frame.sdet, flat_y / frame.distance)
         pos = rotate_axis(pos, frame.fdet, flat_z / frame.distance)
     return pos
+
+
+def _grid_value(
+    f: Tensor, s: Tensor, o: Tensor, fdet: Tensor, sdet: Tensor, odet: Tensor, pix0: Tensor
+) -> Tensor:
+    # Built as (3, L, oS, oF, P), pixels innermost, and returned as a (P, L, oS, oF, 3) view
+    # of that storage: broadcasting then runs along the long pixel axis, every later
+    # per-component read (x, y, z of a position) is contiguous, and elementwise operations
+    # keep the layout.
+    f_part = fdet[:, None, None, None, None] * f[None, None, None, :, :]  # (3, 1, 1, oF, P)
+    s_part = sdet[:, None, None, None, None] * s[None, None, :, None, :]  # (3, 1, oS, 1, P)
+    o_part = odet[:, None, None, None, None] * o[None, :, None, None, None]  # (3, L, 1, 1, 1)
+    grid = f_part + s_part + o_part + pix0[:, None, None, None, None]
+    return grid.permute(4, 1, 2, 3, 0)
+
+
+class _GridPositions(torch.autograd.Function):
+    """``f fdet + s sdet + o odet + pix0`` on the (pixel, layer, sub-slow, sub-fast) grid.
+
+    Autograd of the broadcast form reduces the gradient over middle axes (slow on CPU);
+    here every reduction is one matrix-vector product over all sub-pixels.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(f, s, o, fdet, sdet, odet, pix0):  # type: ignore[override]
+        return _grid_value(f, s, o, fdet, sdet, odet, pix0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        ctx.save_for_backward(*inputs[:6])  # pix0 enters linearly with coefficient 1
+        ctx.save_for_forward(*inputs[:6])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        f, s, o, fdet, sdet, odet = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        # Back to the (3, L, oS, oF, P) storage order of the forward (a view when the
+        # gradient kept that layout): every reduction below runs along the pixel axis.
+        g = grad.permute(4, 1, 2, 3, 0).contiguous()
+        g_fp = g.sum(dim=(1, 2))  # (3, oF, P)
+        g_sp = g.sum(dim=(1, 3))  # (3, oS, P)
+        g_l = g.sum(dim=(2, 3, 4))  # (3, L)
+        g_f = torch.einsum("k,kfp->fp", fdet, g_fp) if need[0] else None
+        g_s = torch.einsum("k,ksp->sp", sdet, g_sp) if need[1] else None
+        g_o = g_l.T.matmul(odet) if need[2] else None
+        g_fdet = g_fp.reshape(3, -1).matmul(f.reshape(-1)) if need[3] else None
+        g_sdet = g_sp.reshape(3, -1).matmul(s.reshape(-1)) if need[4] else None
+        g_odet = g_l.matmul(o) if need[5] else None
+        g_pix0 = g_l.sum(dim=1) if need[6] else None
+        return g_f, g_s, g_o, g_fdet, g_sdet, g_odet, g_pix0
+
+    @staticmethod
+    def jvp(ctx, *tangents: Tensor | None) -> Tensor:  # type: ignore[override]
+        f, s, o, fdet, sdet, odet = ctx.saved_tensors
+        t_f, t_s, t_o, t_fdet, t_sdet, t_odet, t_pix0 = tangents
+        zero_c = [torch.zeros_like(c) for c in (f, s, o)]
+        zero_v = torch.zeros_like(fdet)
+        out = _grid_value(
+            t_f if t_f is not None else zero_c[0],
+            t_s if t_s is not None else zero_c[1],
+            t_o if t_o is not None else zero_c[2],
+            fdet,
+            sdet,
+            odet,
+            zero_v,
+        )
+        return out + _grid_value(
+            f,
+            s,
+            o,
+            t_fdet if t_fdet is not None else zero_v,
+            t_sdet if t_sdet is not None else zero_v,
+            t_odet if t_odet is not None else zero_v,
+            t_pix0 if t_pix0 is not None else zero_v,
+        )
+
+
+def _grid_positions(
+    f: Tensor, s: Tensor, o: Tensor, fdet: Tensor, sdet: Tensor, odet: Tensor, pix0: Tensor
+) -> Tensor:
+    """Positions on the sub-pixel grid (m).
+
+    Args:
+        f: ``(oF, P)`` fast coordinates (m).
+        s: ``(oS, P)`` slow coordinates (m).
+        o: ``(L,)`` layer depths (m).
+        fdet: ``(3,)`` fast axis.
+        sdet: ``(3,)`` slow axis.
+        odet: ``(3,)`` detector normal.
+        pix0: ``(3,)`` position of pixel (0, 0) (m).
+
+    Returns:
+        ``(P, L, oS, oF, 3)`` positions (m).
+    """
+    inputs = (f, s, o, fdet, sdet, odet, pix0)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        return _GridPositions.apply(*inputs)  # type: ignore[no-any-return]
+    return _grid_value(*inputs)
 
 
 def solid_angles(airpath: Tensor, params: Params, static: Static, frame: DetectorFrame) -> Tensor:

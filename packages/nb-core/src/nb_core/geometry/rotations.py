@@ -92,6 +92,61 @@ def cross(x: Tensor, y: Tensor) -> Tensor:
     )
 
 
+def _unitize_value(v: Tensor) -> tuple[Tensor, Tensor]:
+    sq = _dot_xyz(v, v)
+    nonzero = sq > 0
+    safe_sq = torch.where(nonzero, sq, torch.ones_like(sq))
+    mag_safe = torch.sqrt(safe_sq)
+    mag = torch.where(nonzero, mag_safe, torch.zeros_like(sq))
+    unit = torch.where(nonzero[..., None], v / mag_safe[..., None], torch.zeros_like(v))
+    return unit, mag
+
+
+def _inverse_or_zero(mag: Tensor) -> Tensor:
+    nonzero = mag > 0
+    return torch.where(nonzero, 1.0 / torch.where(nonzero, mag, 1.0), 0.0)
+
+
+class _Unitize(torch.autograd.Function):
+    """``v / |v|`` and ``|v|`` with a direct backward (zero gradient at the zero vector).
+
+    The backward is ``(g_u - u (u . g_u)) / |v| + g_m u``: a handful of operations, where
+    autograd of the guarded elementwise form records and replays a dozen.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(v: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        return _unitize_value(v)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        unit, mag = output
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(unit, mag)
+        ctx.save_for_forward(unit, mag)
+
+    @staticmethod
+    def backward(ctx, g_unit: Tensor | None, g_mag: Tensor | None) -> Tensor | None:  # type: ignore[override]
+        unit, mag = ctx.saved_tensors
+        g_v = None
+        if g_unit is not None:
+            along = _dot_xyz(unit, g_unit)[..., None]
+            g_v = (g_unit - unit * along) * _inverse_or_zero(mag)[..., None]
+        if g_mag is not None:
+            term = g_mag[..., None] * unit
+            g_v = term if g_v is None else g_v + term
+        return g_v
+
+    @staticmethod
+    def jvp(ctx, v_t: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        unit, mag = ctx.saved_tensors
+        along = _dot_xyz(unit, v_t)
+        unit_t = (v_t - unit * along[..., None]) * _inverse_or_zero(mag)[..., None]
+        return unit_t, along
+
+
 def unitize(v: Tensor) -> tuple[Tensor, Tensor]:
     """Unit vector and magnitude; a zero vector gives a zero vector, with finite gradients.
 
@@ -102,13 +157,9 @@ def unitize(v: Tensor) -> tuple[Tensor, Tensor]:
         ``(unit, magnitude)``: ``(..., 3)`` unit vectors (zero where the magnitude is zero) and
         ``(...)`` magnitudes, in the unit of ``v``.
     """
-    sq = dot(v, v)
-    nonzero = sq > 0
-    safe_sq = torch.where(nonzero, sq, torch.ones_like(sq))
-    mag_safe = torch.sqrt(safe_sq)
-    mag = torch.where(nonzero, mag_safe, torch.zeros_like(sq))
-    unit = torch.where(nonzero[..., None], v / mag_safe[..., None], torch.zeros_like(v))
-    return unit, mag
+    if torch.is_grad_enabled() and v.requires_grad:
+        return _Unitize.apply(v)  # type: ignore[no-any-return]
+    return _unitize_value(v)
 
 
 def rotate_xyz(v: Tensor, angles: Tensor) -> Tensor:

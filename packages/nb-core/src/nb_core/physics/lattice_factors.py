@@ -227,32 +227,105 @@ def _others(sq: list[Tensor]) -> list[Tensor]:
     return [sq[1] * sq[2], sq[0] * sq[2], sq[0] * sq[1]]
 
 
+def _offset_value_and_slopes(
+    delta: Tensor, n: Tensor, with_n: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``f = sin(pi n d) / sin(pi d)``, ``df/dd`` and ``df/dn`` in one pass, without autograd.
+
+    The value is computed exactly as :func:`sincg_offset` computes it without gradients (``n``
+    at ``d = 0``), so that an image rendered with gradients equals one rendered without.
+    ``df/dd = pi (n cos(pi n d) - f cos(pi d)) / sin(pi d)`` cancels near ``d = 0`` and
+    switches to its Taylor form within ``eps`` of it, as :func:`_sincg_offset_parts` does;
+    ``df/dn = pi d cos(pi n d) / sin(pi d)`` is well conditioned down to its limit 1 at 0.
+
+    Args:
+        delta: ``(...)`` offsets from the nearest integer.
+        n: number of cells, broadcast against ``delta``.
+        with_n: Whether to form ``df/dn`` (None otherwise).
+
+    Returns:
+        ``(f, df/dd, df/dn)``, each ``(...)``.
+    """
+    zero = delta == 0
+    d_safe = torch.where(zero, 0.5, delta)
+    x = math.pi * d_safe
+    sin_x, cos_x = torch.sin(x), torch.cos(x)
+    nx = (math.pi * n) * d_safe
+    sin_nx, cos_nx = torch.sin(nx), torch.cos(nx)
+    f_far = sin_nx / sin_x
+    f = torch.where(zero, n, f_far)
+    inv = torch.reciprocal(sin_x)
+    fd = torch.addcmul(cos_nx * n, f_far, cos_x, value=-1.0).mul_(inv).mul_(math.pi)
+    near = torch.abs(delta) < _near_eps(delta)
+    curvature = (-(math.pi**2) / 3.0) * n * (n * n - 1.0)
+    fd = torch.where(near, delta * curvature, fd)
+    if not with_n:
+        return f, fd, None
+    fn = torch.where(zero, 1.0, (x * cos_nx).mul_(inv))
+    return f, fd, fn
+
+
 class _SquareLatticeSq(torch.autograd.Function):
     """``prod_k sincg_offset(d_k, n_k)^2`` with hand-written derivatives.
 
-    Autograd through the elementwise form records some thirty tensors per evaluation; this
-    function saves only its inputs and forms both derivatives in one pass, which keeps a
-    backward pass a small multiple of the forward. Forward-mode (``jvp``), vmap and double
-    backward are supported.
+    Autograd through the elementwise form records some thirty tensors per evaluation. This
+    function forms the value and its slopes with respect to every offset (and cell count) in
+    one pass of the forward, saves them, and its backward is then a multiplication: a
+    backward pass stays a small multiple of the forward. When the backward itself is
+    differentiated (``create_graph``, ``torch.func`` transforms) it recomputes the slopes
+    from the saved inputs with differentiable operations instead. Forward-mode (``jvp``),
+    vmap and double backward are supported.
     """
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(delta: Tensor, n: Tensor, cells: tuple[int, int, int] | None) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        delta: Tensor, n: Tensor, cells: tuple[int, int, int] | None, with_n: bool
+    ) -> tuple[Tensor, Tensor, Tensor]:
         # Runs without autograd: the same value as a render under torch.no_grad().
-        return square_lattice_sq_value(delta, n, cells)
+        parts = [_offset_value_and_slopes(delta[k], n[k], with_n) for k in range(3)]
+        f = [p[0] for p in parts]
+        if cells is None:
+            value = (f[0] * f[0]) * (f[1] * f[1]) * (f[2] * f[2])
+        else:
+            value = square_lattice_sq_value(delta, n, cells)
+        # d value / d x_k = 2 (f0 f1 f2) (product of the two other factors) df_k/dx
+        pair = [f[1] * f[2], f[0] * f[2], f[0] * f[1]]
+        twice = (f[0] * pair[0]).mul_(2.0)
+        weight = [twice * pair[k] for k in range(3)]
+        slopes_d = torch.stack([weight[k] * parts[k][1] for k in range(3)])
+        if with_n:
+            slopes_n = torch.stack([weight[k] * parts[k][2] for k in range(3)])  # type: ignore[operator]
+        else:
+            slopes_n = delta.new_zeros((3,))
+        return value, slopes_d, slopes_n
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
-        delta, n, _ = inputs
-        ctx.save_for_backward(delta, n)
+        delta, n, _, with_n = inputs
+        _, slopes_d, slopes_n = output
+        ctx.mark_non_differentiable(slopes_d, slopes_n)
+        ctx.with_n = with_n
+        ctx.save_for_backward(delta, n, slopes_d, slopes_n)
         ctx.save_for_forward(delta, n)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, None]:  # type: ignore[override]
-        delta, n = ctx.saved_tensors
+    def backward(
+        ctx, grad: Tensor, _gd: Tensor, _gn: Tensor
+    ) -> tuple[Tensor, Tensor | None, None, None]:  # type: ignore[override]
+        delta, n, slopes_d, slopes_n = ctx.saved_tensors
         with_n = bool(ctx.needs_input_grad[1])
+        if not torch.is_grad_enabled():
+            # Plain backward: the slopes saved by the forward.
+            g_delta = grad * slopes_d
+            grad_n = None
+            if with_n and ctx.with_n:
+                grad_n = (slopes_n.reshape(3, -1) @ grad.reshape(-1)).reshape(n.shape)
+            elif with_n:
+                grad_n = _SquareLatticeSq._grad_n_recomputed(delta, n, grad)
+            return g_delta, grad_n, None, None
+        # The backward is being differentiated: recompute with differentiable operations.
         parts = [_sincg_offset_parts(delta[k], n[k], with_n) for k in range(3)]
         sq = [f * f for f, _, _ in parts]
         others = _others(sq)
@@ -265,10 +338,22 @@ class _SquareLatticeSq(torch.autograd.Function):
             if fn is not None:
                 g_n.append((common * fn).sum())
         grad_n = torch.stack(g_n).reshape(n.shape) if with_n else None
-        return torch.stack(g_delta), grad_n, None  # type: ignore[return-value]
+        return torch.stack(g_delta), grad_n, None, None
 
     @staticmethod
-    def jvp(ctx, delta_t: Tensor, n_t: Tensor, _cells_t: None) -> Tensor:  # type: ignore[override]
+    def _grad_n_recomputed(delta: Tensor, n: Tensor, grad: Tensor) -> Tensor:
+        parts = [_offset_value_and_slopes(delta[k], n[k], True) for k in range(3)]
+        others = _others([f * f for f, _, _ in parts])
+        g_n = []
+        for k, (f, _, fn) in enumerate(parts):
+            assert fn is not None
+            g_n.append((2.0 * grad * others[k] * f * fn).sum())
+        return torch.stack(g_n).reshape(n.shape)
+
+    @staticmethod
+    def jvp(
+        ctx, delta_t: Tensor, n_t: Tensor, _cells_t: None, _with_n_t: None
+    ) -> tuple[Tensor, None, None]:  # type: ignore[override]
         delta, n = ctx.saved_tensors
         parts = [_sincg_offset_parts(delta[k], n[k]) for k in range(3)]
         sq = [f * f for f, _, _ in parts]
@@ -279,7 +364,7 @@ class _SquareLatticeSq(torch.autograd.Function):
             tangent = 2.0 * f * others[k] * (fd * delta_t[k] + fn * n_t[k])
             out = tangent if out is None else out + tangent
         assert out is not None
-        return out
+        return out, None, None
 
 
 def square_lattice_sq_value(
@@ -329,4 +414,5 @@ def square_lattice_sq(
     """
     if not torch.is_grad_enabled() or not (delta.requires_grad or n.requires_grad):
         return square_lattice_sq_value(delta, n, cells)
-    return _SquareLatticeSq.apply(delta, n, cells)  # type: ignore[no-any-return]
+    value, _, _ = _SquareLatticeSq.apply(delta, n, cells, n.requires_grad)  # type: ignore[misc]
+    return value  # type: ignore[no-any-return]
