@@ -65,6 +65,12 @@ def _grid_value(
     # of that storage: broadcasting then runs along the long pixel axis, every later
     # per-component read (x, y, z of a position) is contiguous, and elementwise operations
     # keep the layout.
+    if torch.compiler.is_compiling():
+        # The compiler fuses this into its loops; it vectorizes best over the plain layout.
+        f_part = f.T[:, None, None, :, None] * fdet  # (P, 1, 1, oF, 3)
+        s_part = s.T[:, None, :, None, None] * sdet  # (P, 1, oS, 1, 3)
+        o_part = o[None, :, None, None, None] * odet  # (1, L, 1, 1, 3)
+        return f_part + s_part + o_part + pix0
     f_part = fdet[:, None, None, None, None] * f[None, None, None, :, :]  # (3, 1, 1, oF, P)
     s_part = sdet[:, None, None, None, None] * s[None, None, :, None, :]  # (3, 1, oS, 1, P)
     o_part = odet[:, None, None, None, None] * o[None, :, None, None, None]  # (3, L, 1, 1, 1)
