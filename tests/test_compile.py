@@ -33,3 +33,28 @@ def test_compiled_image_and_gradient_match_eager() -> None:
     rel = float(((compiled - eager).norm() / eager.norm()).detach())
     assert rel <= 1e-6
     assert float(grad_compiled) == pytest.approx(float(grad_eager), rel=1e-9)
+
+
+def test_ahead_of_time_kernel_matches_eager_and_is_reused(tmp_path) -> None:
+    from nb_core import kernels
+
+    parsed = parse_args(FLAGS)
+    exp = resolve(parsed.settings, load_inputs(parsed.settings), dtype=torch.float64)
+    with torch.no_grad():
+        eager = render(exp.params, exp.static, max_evaluations=30_000)
+        built = render(
+            exp.params, exp.static, compile=True, max_evaluations=30_000, kernel_cache=tmp_path
+        )
+        packages = sorted(tmp_path.glob("chunk-*.pt2"))
+        assert len(packages) == 1
+        stamp = packages[0].stat().st_mtime_ns
+        kernels._LOADED.clear()  # as a new process would: load the package from disk
+        loaded = render(
+            exp.params, exp.static, compile=True, max_evaluations=30_000, kernel_cache=tmp_path
+        )
+    assert sorted(tmp_path.glob("chunk-*.pt2")) == packages
+    assert packages[0].stat().st_mtime_ns == stamp
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    for image in (built, loaded):
+        assert float((image - eager).norm() / eager.norm()) <= 1e-6
+    assert torch.equal(built, loaded)

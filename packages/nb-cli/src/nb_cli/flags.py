@@ -1629,7 +1629,8 @@ NB_OPTIONS: tuple[Flag, ...] = (
         "auto",
         "nb",
         "fuse the kernel with torch.compile (auto: for jobs over 2e8 evaluations, when a C++ "
-        "compiler is present; the first compilation takes tens of seconds, later runs reuse it)",
+        "compiler is present; the first compilation takes tens of seconds and is kept in "
+        "$NB_KERNEL_CACHE or ~/.cache/nb/kernels, later runs load it in about a second)",
         nb_only=True,
     ),
     Flag(

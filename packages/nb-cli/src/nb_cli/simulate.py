@@ -58,6 +58,16 @@ class Prepared:
 COMPILE_THRESHOLD = 2e8
 
 
+def kernel_cache_dir() -> Path:
+    """Where compiled kernels are kept: ``$NB_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/nb/kernels``
+    (``~/.cache/nb/kernels``)."""
+    explicit = os.environ.get("NB_KERNEL_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nb" / "kernels"
+
+
 def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
     if choice not in ("auto", "on", "off"):
         raise InputError(f"expected auto, on or off, got {choice!r}", "-compile")
@@ -206,7 +216,13 @@ def _render(
     exp = prepared.experiment
     if prepared.compile:
         try:
-            return render(exp.params, exp.static, progress=progress, compile=True)
+            return render(
+                exp.params,
+                exp.static,
+                progress=progress,
+                compile=True,
+                kernel_cache=kernel_cache_dir(),
+            )
         except Exception as exc:  # a missing compiler or an unsupported device: fall back
             reason = " ".join(str(exc).split())[:200]
             say(f"note: torch.compile failed ({type(exc).__name__}: {reason}); rendering eagerly")

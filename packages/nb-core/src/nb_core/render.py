@@ -8,7 +8,9 @@ C program's float image, quirks included (see :class:`nb_core.options.Quirks`).
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -594,6 +596,14 @@ def _chunk_from_tensors(
 _COMPILED: dict[str, Callable[..., tuple[Tensor, Tensor, Tensor]]] = {}
 
 
+def _call_without_static(
+    kernel: Callable[..., tuple[Tensor, Tensor, Tensor]], static: Static, *inputs: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    # An ahead-of-time kernel has the static options compiled in.
+    del static
+    return kernel(*inputs)
+
+
 def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     """The chunk kernel compiled with ``torch.compile`` (one fused loop per chunk shape).
 
@@ -615,6 +625,7 @@ def render(
     max_evaluations: int | None = None,
     progress: ProgressFn | None = None,
     compile: bool = False,
+    kernel_cache: str | os.PathLike[str] | None = None,
 ) -> Tensor:
     """Render the float image of an experiment.
 
@@ -627,6 +638,9 @@ def render(
         compile: Run each chunk through the ``torch.compile``d kernel (same image; much
             faster on large jobs once compiled; gradients flow through it). Every chunk is
             padded to the same shape so that one compilation serves them all.
+        kernel_cache: With ``compile`` and no gradient to track: a folder of ahead-of-time
+            compiled kernels (see :mod:`nb_core.kernels`), loaded instead of tracing the
+            kernel with ``torch.compile`` in this process. None: ``torch.compile``.
 
     Returns:
         ``(spixels, fpixels)`` image in photons per pixel; pixels outside the ROI or masked
@@ -640,8 +654,26 @@ def render(
     chunk = min(_chunk_size(static, max_evaluations), max(total, 1))
     disabled = torch.zeros((), dtype=torch.bool, device=params.device)
     pending = torch.ones((), dtype=torch.bool, device=params.device)
-    kernel = compiled_chunk() if compile else None
     field_values = _flatten_inputs(params, sh)
+    kernel = None
+    if compile:
+        tracked = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in field_values
+        )
+        if kernel_cache is not None and not tracked and total > 0:
+            from nb_core.kernels import aot_chunk_kernel
+
+            first_index = pixels[:chunk]
+            if first_index.shape[0] < chunk:
+                first_index = torch.cat(
+                    (first_index, first_index[-1:].expand(chunk - first_index.shape[0]))
+                )
+            example = (first_index, disabled, pending, *field_values)
+            bound = functools.partial(_chunk_from_tensors, static)
+            aot = aot_chunk_kernel(bound, static, example, kernel_cache)
+            kernel = functools.partial(_call_without_static, aot)
+        else:
+            kernel = compiled_chunk()
     values = []
     for start in range(0, total, chunk):
         index = pixels[start : start + chunk]
