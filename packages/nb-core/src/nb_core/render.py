@@ -404,8 +404,8 @@ def evaluate_pixels(
     if sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
         # The run's very first phi loop (at the first evaluation that passes the -dmin cut)
         # rotates from the unrotated lattice.
-        selected = torch.index_select(scattering.reshape(-1, 3), 0, first_pass)
-        alt = torch.einsum("k,fmjk->jfm", selected[0], sh.lattice_first)
+        at = torch.unravel_index(first_pass, passed.shape)  # four (1,) indices
+        alt = torch.einsum("k,fmjk->jfm", scattering[at][0], sh.lattice_first)
         order = torch.arange(flat_passed.shape[0], device=dev)
         mask = ((order == first_pass[0]) & any_pass_chunk[0] & pending).reshape(passed.shape)
         use = sh.first_differs[:, None, None, None, None, None] & mask[None, None]
