@@ -401,7 +401,13 @@ def evaluate_pixels(
     else:  # every evaluation passes
         first_pass = torch.zeros(1, dtype=torch.long, device=dev)
         any_pass_chunk = torch.full((1,), flat_passed.shape[0] > 0, device=dev)
-    if sh.lattice_first is not None and sh.first_differs is not None and npix > 0:
+    quirk_possible = first_chunk is not False  # a Python False: the first loop is long past
+    if (
+        quirk_possible
+        and sh.lattice_first is not None
+        and sh.first_differs is not None
+        and npix > 0
+    ):
         # The run's very first phi loop (at the first evaluation that passes the -dmin cut)
         # rotates from the unrotated lattice.
         at = torch.unravel_index(first_pass, passed.shape)  # four (1,) indices
@@ -549,7 +555,7 @@ def _chunk_values(
     static: Static,
     shared: _Shared | None,
     disabled: Tensor,
-    first: Tensor,
+    first: bool | Tensor,
 ) -> tuple[Tensor, Tensor, Tensor]:
     ev = evaluate_pixels(
         pixel_index,
@@ -688,7 +694,10 @@ def render(
                 warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
                 part, disabled, pending = kernel(static, index, disabled, pending, *field_values)
         else:
-            part, disabled, pending = _chunk_values(index, params, static, sh, disabled, pending)
+            # Without -dmin every evaluation passes, so the run's first phi loop is over after
+            # the first chunk: later chunks say so as a Python bool and skip that quirk's work.
+            first: bool | Tensor = pending if static.has_dmin or start == 0 else False
+            part, disabled, pending = _chunk_values(index, params, static, sh, disabled, first)
         values.append(part[:count])
         if progress is not None:
             progress(min(start + chunk, total), total)

@@ -128,14 +128,16 @@ def sincg_offset(delta: Tensor, n: Tensor) -> Tensor:
     """
     needs_grad = torch.is_grad_enabled() and (delta.requires_grad or n.requires_grad)
     if not needs_grad:
+        # No gradient: the 0/0 at d = 0 may be formed and replaced by its limit.
         zero = delta == 0
-        d_safe = torch.where(zero, 0.5, delta)
-        far = torch.sin((math.pi * n) * d_safe) / torch.sin(math.pi * d_safe)
+        x = math.pi * delta
+        far = torch.sin(n * x) / torch.sin(x)
         return torch.where(zero, n, far)
     eps = 1e-9 if delta.dtype == torch.float64 else 1e-4
     near = torch.abs(delta.detach()) < eps
     d_safe = torch.where(near, torch.full_like(delta, 0.25), delta)
-    far = torch.sin((math.pi * n) * d_safe) / torch.sin(math.pi * d_safe)
+    x_safe = math.pi * d_safe
+    far = torch.sin(n * x_safe) / torch.sin(x_safe)
     d_near = torch.where(near, delta, torch.zeros_like(delta))
     x2 = (math.pi * d_near) ** 2
     near_value = n * (1.0 - x2 * (n * n - 1.0) / 6.0)
@@ -246,11 +248,12 @@ def _offset_value_and_slopes(
     Returns:
         ``(f, df/dd, df/dn)``, each ``(...)``.
     """
+    # No autograd runs through this function, so the far-field forms may be evaluated at d = 0
+    # too (0/0 there); every such value is replaced by its limit below.
     zero = delta == 0
-    d_safe = torch.where(zero, 0.5, delta)
-    x = math.pi * d_safe
+    x = math.pi * delta
     sin_x, cos_x = torch.sin(x), torch.cos(x)
-    nx = (math.pi * n) * d_safe
+    nx = n * x
     sin_nx, cos_nx = torch.sin(nx), torch.cos(nx)
     f_far = sin_nx / sin_x
     f = torch.where(zero, n, f_far)
