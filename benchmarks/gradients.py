@@ -6,8 +6,10 @@ Each case renders a 512 x 512 detector through :class:`nb_core.model.Simulator` 
 geometry parameter trainable. "forward" is the render under ``torch.no_grad()`` (what
 ``nb simulate`` does); "forward + backward" renders with the autograd graph, forms a least
 squares loss against a fixed image and calls ``backward()``. Times are the best of
-``--repeats`` interleaved runs after one warm-up, in one process. Writes ``reports/gradients/README.md``
-and ``results.json``.
+``--repeats`` interleaved runs after one warm-up. Every case is measured twice, each time in
+a fresh process: with :func:`nb_core.keep_freed_memory` (how ``nb simulate`` and ``nb refine``
+run) and with glibc's default ``malloc`` settings. Writes ``reports/gradients/README.md`` and
+``results.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +30,7 @@ import torch
 from nb_cli.flags import parse_args
 from nb_core.model import Simulator
 from nb_core.resolve import load_inputs, resolve
+from nb_core.runtime import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "reports" / "gradients"
@@ -108,22 +113,47 @@ def measure(flags: str, dtype: torch.dtype, repeats: int) -> dict[str, float]:
     }
 
 
+ALLOCATORS = {
+    "keep": "nb_core.keep_freed_memory() (as nb simulate / nb refine run)",
+    "default": "glibc defaults",
+}
+
+
+def _child(allocator: str, dtypes: list[str], repeats: int) -> None:
+    """Measure every case in this process and print the results as one JSON line."""
+    if allocator == "keep":
+        keep_freed_memory()
+    results = []
+    for name, flags in CASES.items():
+        for dt in dtypes:
+            r = measure(flags, getattr(torch, dt), repeats)
+            r.update(case=name, dtype=dt, flags=flags, allocator=allocator)
+            results.append(r)
+    print(json.dumps(results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtype", nargs="*", default=["float32", "float64"])
+    parser.add_argument("--child", choices=sorted(ALLOCATORS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.dtype, args.repeats)
+        return
     results = []
-    for name, flags in CASES.items():
-        for dt in args.dtype:
-            r = measure(flags, getattr(torch, dt), args.repeats)
-            r.update(case=name, dtype=dt, flags=flags)
+    for allocator in ALLOCATORS:
+        cmd = [sys.executable, __file__, "--child", allocator, "--repeats", str(args.repeats)]
+        out = subprocess.run(
+            [*cmd, "--dtype", *args.dtype], check=True, capture_output=True, text=True
+        ).stdout
+        for r in json.loads(out.strip().splitlines()[-1]):
             results.append(r)
             print(
-                f"{name} {dt}: forward {r['forward_s']:.3f} s, forward+backward "
-                f"{r['forward_backward_s']:.3f} s, ratio {r['ratio']:.2f}",
+                f"{r['case']} {r['dtype']} ({allocator}): forward {r['forward_s']:.3f} s, "
+                f"forward+backward {r['forward_backward_s']:.3f} s, ratio {r['ratio']:.2f}",
                 flush=True,
             )
     OUT.mkdir(parents=True, exist_ok=True)
@@ -144,15 +174,18 @@ def main() -> None:
         "Made by `.venv/bin/python benchmarks/gradients.py`. 512 x 512 detector, every geometry",
         f"parameter trainable ({', '.join(TRAINABLE)}); best of {args.repeats} interleaved runs",
         f"after a warm-up; {machine['torch_threads']} torch threads, torch {machine['torch']}.",
+        "Each allocator setting is measured in its own process.",
         "",
-        "| case | dtype | forward (s) | forward + backward (s) | ratio | gradients finite |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| case | dtype | allocator | forward (s) | forward + backward (s) | ratio | gradients finite |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         lines.append(
-            f"| {r['case']} | {r['dtype']} | {r['forward_s']:.3f} | "
+            f"| {r['case']} | {r['dtype']} | {r['allocator']} | {r['forward_s']:.3f} | "
             f"{r['forward_backward_s']:.3f} | {r['ratio']:.2f} | {r['gradients_finite']} |"
         )
+    lines += ["", "Allocator settings:", ""]
+    lines += [f"- `{key}`: {text}" for key, text in ALLOCATORS.items()]
     lines += ["", "Flags:", ""]
     lines += [f"- `{name}`: `{flags}`" for name, flags in CASES.items()]
     (OUT / "README.md").write_text("\n".join(lines) + "\n")

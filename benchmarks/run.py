@@ -232,7 +232,7 @@ def _write(results: list[dict[str, object]], threads: int, command: str) -> None
         f"Made by `{command}` on {meta['date']} ({meta['machine']}), {threads} threads for both",
         "programs. Times are whole-process wall times (start-up, inputs and outputs included), best",
         "of the repeats; C and nb runs alternate. nb's first (cold) run of each case is listed apart:",
-        "it fills the torch.compile cache on disk when a case compiles.",
+        "it builds the ahead-of-time kernel package (nb_core.kernels) when a case compiles.",
         "",
         "| case | evaluations | C (s) | nb float32 (s) | C / nb | nb float64 (s) | C / nb f64 | nb cold (s) | Mevals/s nb | peak MB C | peak MB nb | rel L2 f32 | rel L2 f64 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
