@@ -225,7 +225,9 @@ def _render(
             )
         except Exception as exc:  # a missing compiler or an unsupported device: fall back
             reason = " ".join(str(exc).split())[:200]
-            say(f"note: torch.compile failed ({type(exc).__name__}: {reason}); rendering eagerly")
+            say(
+                f"note: the compiled kernel failed ({type(exc).__name__}: {reason}); rendering eagerly"
+            )
     return render(exp.params, exp.static, progress=progress)
 
 
