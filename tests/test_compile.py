@@ -9,6 +9,7 @@ import torch
 
 from nb_cli.flags import parse_args
 from nb_core import load_inputs, render, resolve
+from nb_core.render import kernel_in_cache
 
 pytestmark = pytest.mark.skipif(
     shutil.which("g++") is None, reason="torch.compile needs a C++ compiler"
@@ -40,6 +41,7 @@ def test_ahead_of_time_kernel_matches_eager_and_is_reused(tmp_path) -> None:
 
     parsed = parse_args(FLAGS)
     exp = resolve(parsed.settings, load_inputs(parsed.settings), dtype=torch.float64)
+    assert not kernel_in_cache(exp.params, exp.static, tmp_path, max_evaluations=30_000)
     with torch.no_grad():
         eager = render(exp.params, exp.static, max_evaluations=30_000)
         built = render(
@@ -58,3 +60,8 @@ def test_ahead_of_time_kernel_matches_eager_and_is_reused(tmp_path) -> None:
     for image in (built, loaded):
         assert float((image - eager).norm() / eager.norm()) <= 1e-6
     assert torch.equal(built, loaded)
+    # what -compile auto asks: this job's kernel is built, another job's is not
+    assert kernel_in_cache(exp.params, exp.static, tmp_path, max_evaluations=30_000)
+    other = parse_args([*FLAGS, "-detpixels", "48"])
+    other_exp = resolve(other.settings, load_inputs(other.settings), dtype=torch.float64)
+    assert not kernel_in_cache(other_exp.params, other_exp.static, tmp_path, max_evaluations=30_000)

@@ -1628,9 +1628,10 @@ NB_OPTIONS: tuple[Flag, ...] = (
         "",
         "auto",
         "nb",
-        "fuse the kernel with torch.compile (auto: for jobs over 2e8 evaluations, when a C++ "
-        "compiler is present; the first compilation takes tens of seconds and is kept in "
-        "$NB_KERNEL_CACHE or ~/.cache/nb/kernels, later runs load it in about a second)",
+        "fuse the kernel with torch.compile (auto: for jobs over 2e8 evaluations when a C++ "
+        "compiler is present, and for any job whose kernel is already built; the first "
+        "compilation takes about a minute and is kept in $NB_KERNEL_CACHE or "
+        "~/.cache/nb/kernels, later runs load it in milliseconds)",
         nb_only=True,
     ),
     Flag(

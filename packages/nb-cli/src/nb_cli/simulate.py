@@ -25,7 +25,7 @@ from nb_core.images import image_statistics, int_image, intfile_scale, pgm_image
 from nb_core.io import write_fdump, write_float_image, write_pgm, write_smv
 from nb_core.noise import poisson_noise_image
 from nb_core.params import Experiment
-from nb_core.render import render, solid_angle_total
+from nb_core.render import kernel_in_cache, render, solid_angle_total
 from nb_core.resolve import Inputs, load_inputs, resolve
 from nb_core.rng import CRandom
 from nb_core.units import RTD
@@ -78,7 +78,10 @@ def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
     pixels = (min(xmax, st.fpixels - 1) - xmin + 1) * (min(ymax, st.spixels - 1) - ymin + 1)
     work = pixels * st.evaluations_per_pixel
     compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
-    return work > COMPILE_THRESHOLD and (device != "cpu" or compiler is not None)
+    if work > COMPILE_THRESHOLD and (device != "cpu" or compiler is not None):
+        return True
+    # A smaller job compiles only if its kernel is already built (loading costs milliseconds).
+    return kernel_in_cache(experiment.params, experiment.static, kernel_cache_dir())
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["ChunkKernel", "aot_chunk_kernel", "kernel_key"]
+__all__ = ["ChunkKernel", "aot_chunk_kernel", "kernel_key", "kernel_path"]
 
 #: ``kernel(pixel_index, disabled, first, *inputs) -> (values, disabled, first_pending)``
 ChunkKernel = Callable[..., tuple[Tensor, Tensor, Tensor]]
@@ -72,6 +72,22 @@ def kernel_key(static: object, example: Sequence[Tensor | None]) -> str:
     return h.hexdigest()[:32]
 
 
+def kernel_path(
+    static: object, example: Sequence[Tensor | None], cache_dir: str | os.PathLike[str]
+) -> Path:
+    """Where the package of a chunk kernel is (or would be) kept.
+
+    Args:
+        static: The static options.
+        example: The kernel's tensor inputs, in call order (None where absent).
+        cache_dir: Folder of the packages.
+
+    Returns:
+        ``cache_dir / "chunk-<key>.pt2"``.
+    """
+    return Path(cache_dir) / f"chunk-{kernel_key(static, example)}.pt2"
+
+
 class _Exported(torch.nn.Module):
     def __init__(self, fn: Callable[..., tuple[Tensor, Tensor, Tensor]]) -> None:
         super().__init__()
@@ -101,12 +117,12 @@ def aot_chunk_kernel(
     Returns:
         The compiled kernel, called like ``fn``.
     """
-    key = kernel_key(static, example)
+    path = kernel_path(static, example, cache_dir)
+    key = str(path)
     cached = _LOADED.get(key)
     if cached is not None:
         return cached
-    folder = Path(cache_dir)
-    path = folder / f"chunk-{key}.pt2"
+    folder = path.parent
     if not path.exists():
         # imported on use: only building a package needs inductor
         from torch._inductor import aoti_compile_and_package

@@ -43,6 +43,7 @@ __all__ = [
     "Evaluation",
     "compiled_chunk",
     "evaluate_pixels",
+    "kernel_in_cache",
     "lattice_factor_signed",
     "render",
     "render_pixels",
@@ -624,6 +625,51 @@ def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     return fn
 
 
+def _kernel_example(
+    pixels: Tensor, chunk: int, disabled: Tensor, pending: Tensor, field_values: list
+) -> tuple[Tensor | None, ...]:
+    """The compiled kernel's inputs for the first chunk, padded to the chunk size."""
+    first_index = pixels[:chunk]
+    if first_index.shape[0] < chunk:
+        first_index = torch.cat(
+            (first_index, first_index[-1:].expand(chunk - first_index.shape[0]))
+        )
+    return (first_index, disabled, pending, *field_values)
+
+
+def kernel_in_cache(
+    params: Params,
+    static: Static,
+    kernel_cache: str | os.PathLike[str],
+    *,
+    max_evaluations: int | None = None,
+) -> bool:
+    """Whether ``render(..., compile=True, kernel_cache=...)`` would load a kernel already built.
+
+    Args:
+        params: Parameters.
+        static: Static options.
+        kernel_cache: Folder of the ahead-of-time compiled kernels.
+        max_evaluations: The chunk budget the render would use (None: its compiled default).
+
+    Returns:
+        True when the package for this job's kernel exists.
+    """
+    from nb_core.kernels import kernel_path
+
+    pixels = rendered_pixels(params, static)
+    total = int(pixels.shape[0])
+    if total == 0:
+        return False
+    budget = COMPILED_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
+    chunk = min(_chunk_size(static, budget), total)
+    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
+    pending = torch.ones((), dtype=torch.bool, device=params.device)
+    field_values = _flatten_inputs(params, _shared(params, static))
+    example = _kernel_example(pixels, chunk, disabled, pending, field_values)
+    return kernel_path(static, example, kernel_cache).exists()
+
+
 def render(
     params: Params,
     static: Static,
@@ -669,12 +715,7 @@ def render(
         if kernel_cache is not None and not tracked and total > 0:
             from nb_core.kernels import aot_chunk_kernel
 
-            first_index = pixels[:chunk]
-            if first_index.shape[0] < chunk:
-                first_index = torch.cat(
-                    (first_index, first_index[-1:].expand(chunk - first_index.shape[0]))
-                )
-            example = (first_index, disabled, pending, *field_values)
+            example = _kernel_example(pixels, chunk, disabled, pending, field_values)
             bound = functools.partial(_chunk_from_tensors, static)
             aot = aot_chunk_kernel(bound, static, example, kernel_cache)
             kernel = functools.partial(_call_without_static, aot)
