@@ -81,7 +81,10 @@ def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
     if work > COMPILE_THRESHOLD and (device != "cpu" or compiler is not None):
         return True
     # A smaller job compiles only if its kernel is already built (loading costs milliseconds).
-    return kernel_in_cache(experiment.params, experiment.static, kernel_cache_dir())
+    try:
+        return kernel_in_cache(experiment.params, experiment.static, kernel_cache_dir())
+    except (OSError, RuntimeError):  # an unreadable cache folder or no home directory
+        return False
 
 
 @dataclass(frozen=True)
