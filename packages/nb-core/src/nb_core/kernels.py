@@ -15,6 +15,7 @@ package.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -30,20 +31,18 @@ __all__ = ["ChunkKernel", "aot_chunk_kernel", "kernel_key", "kernel_path"]
 #: ``kernel(pixel_index, disabled, first, *inputs) -> (values, disabled, first_pending)``
 ChunkKernel = Callable[..., tuple[Tensor, Tensor, Tensor]]
 
-_SOURCE_DIGEST: list[str] = []
 _LOADED: dict[str, ChunkKernel] = {}
 
 
+@functools.cache
 def _source_digest() -> str:
     """Digest of every ``nb_core`` source file (a code change invalidates every package)."""
-    if not _SOURCE_DIGEST:
-        root = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for path in sorted(root.rglob("*.py")):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(path.read_bytes())
-        _SOURCE_DIGEST.append(h.hexdigest())
-    return _SOURCE_DIGEST[0]
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def _describe(t: Tensor | None) -> str:

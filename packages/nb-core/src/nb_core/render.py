@@ -625,16 +625,31 @@ def compiled_chunk() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
     return fn
 
 
-def _kernel_example(
-    pixels: Tensor, chunk: int, disabled: Tensor, pending: Tensor, field_values: list
-) -> tuple[Tensor | None, ...]:
-    """The compiled kernel's inputs for the first chunk, padded to the chunk size."""
-    first_index = pixels[:chunk]
-    if first_index.shape[0] < chunk:
-        first_index = torch.cat(
-            (first_index, first_index[-1:].expand(chunk - first_index.shape[0]))
-        )
-    return (first_index, disabled, pending, *field_values)
+def _padded(index: Tensor, chunk: int) -> Tensor:
+    """Pad a chunk's pixel indices with its last pixel (evaluated again, then dropped) to
+    ``chunk`` entries, so that one compiled shape serves every chunk."""
+    count = int(index.shape[0])
+    if count >= chunk:
+        return index
+    return torch.cat((index, index[-1:].expand(chunk - count)))
+
+
+def _plan(
+    params: Params, static: Static, max_evaluations: int | None, compile: bool
+) -> tuple[Tensor, int]:
+    """The pixels a render evaluates, ``(N,)`` flat indices, and its chunk size."""
+    pixels = rendered_pixels(params, static)
+    total = int(pixels.shape[0])
+    if max_evaluations is None:
+        max_evaluations = COMPILED_MAX_EVALUATIONS if compile else DEFAULT_MAX_EVALUATIONS
+    return pixels, min(_chunk_size(static, max_evaluations), max(total, 1))
+
+
+def _initial_state(params: Params) -> tuple[Tensor, Tensor]:
+    """``(interpolation disabled, first phi loop pending)`` at the start of a run."""
+    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
+    pending = torch.ones((), dtype=torch.bool, device=params.device)
+    return disabled, pending
 
 
 def kernel_in_cache(
@@ -657,16 +672,12 @@ def kernel_in_cache(
     """
     from nb_core.kernels import kernel_path
 
-    pixels = rendered_pixels(params, static)
-    total = int(pixels.shape[0])
-    if total == 0:
+    pixels, chunk = _plan(params, static, max_evaluations, compile=True)
+    if pixels.shape[0] == 0:
         return False
-    budget = COMPILED_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
-    chunk = min(_chunk_size(static, budget), total)
-    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
-    pending = torch.ones((), dtype=torch.bool, device=params.device)
+    disabled, pending = _initial_state(params)
     field_values = _flatten_inputs(params, _shared(params, static))
-    example = _kernel_example(pixels, chunk, disabled, pending, field_values)
+    example = (_padded(pixels[:chunk], chunk), disabled, pending, *field_values)
     return kernel_path(static, example, kernel_cache).exists()
 
 
@@ -699,13 +710,9 @@ def render(
         are 0.
     """
     sh = _shared(params, static)
-    pixels = rendered_pixels(params, static)
+    pixels, chunk = _plan(params, static, max_evaluations, compile)
     total = int(pixels.shape[0])
-    if max_evaluations is None:
-        max_evaluations = COMPILED_MAX_EVALUATIONS if compile else DEFAULT_MAX_EVALUATIONS
-    chunk = min(_chunk_size(static, max_evaluations), max(total, 1))
-    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
-    pending = torch.ones((), dtype=torch.bool, device=params.device)
+    disabled, pending = _initial_state(params)
     field_values = _flatten_inputs(params, sh)
     kernel = None
     if compile:
@@ -715,7 +722,7 @@ def render(
         if kernel_cache is not None and not tracked and total > 0:
             from nb_core.kernels import aot_chunk_kernel
 
-            example = _kernel_example(pixels, chunk, disabled, pending, field_values)
+            example = (_padded(pixels[:chunk], chunk), disabled, pending, *field_values)
             bound = functools.partial(_chunk_from_tensors, static)
             aot = aot_chunk_kernel(bound, static, example, kernel_cache)
             kernel = functools.partial(_call_without_static, aot)
@@ -725,9 +732,8 @@ def render(
     for start in range(0, total, chunk):
         index = pixels[start : start + chunk]
         count = int(index.shape[0])
-        if compile and count < chunk:
-            # Pad with the last pixel (evaluated again, then dropped) to keep one shape.
-            index = torch.cat((index, index[-1:].expand(chunk - count)))
+        if compile:
+            index = _padded(index, chunk)
         if kernel is not None:
             with warnings.catch_warnings():
                 # Dynamo reads ``.grad`` of non-leaf inputs while tracing; torch warns about
