@@ -319,16 +319,15 @@ class _SquareLatticeSq(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor | None, None, None]:  # type: ignore[override]
         delta, n, slopes_d, slopes_n = ctx.saved_tensors
         with_n = bool(ctx.needs_input_grad[1])
-        if not torch.is_grad_enabled():
+        if not torch.is_grad_enabled() and (ctx.with_n or not with_n):
             # Plain backward: the slopes saved by the forward.
             g_delta = grad * slopes_d
             grad_n = None
-            if with_n and ctx.with_n:
+            if with_n:
                 grad_n = (slopes_n.reshape(3, -1) @ grad.reshape(-1)).reshape(n.shape)
-            elif with_n:
-                grad_n = _SquareLatticeSq._grad_n_recomputed(delta, n, grad)
             return g_delta, grad_n, None, None
-        # The backward is being differentiated: recompute with differentiable operations.
+        # The backward is being differentiated (or the forward did not form the slopes in N):
+        # recompute with differentiable operations.
         parts = [_sincg_offset_parts(delta[k], n[k], with_n) for k in range(3)]
         sq = [f * f for f, _, _ in parts]
         others = _others(sq)
@@ -342,16 +341,6 @@ class _SquareLatticeSq(torch.autograd.Function):
                 g_n.append((common * fn).sum())
         grad_n = torch.stack(g_n).reshape(n.shape) if with_n else None
         return torch.stack(g_delta), grad_n, None, None
-
-    @staticmethod
-    def _grad_n_recomputed(delta: Tensor, n: Tensor, grad: Tensor) -> Tensor:
-        parts = [_offset_value_and_slopes(delta[k], n[k], True) for k in range(3)]
-        others = _others([f * f for f, _, _ in parts])
-        g_n = []
-        for k, (f, _, fn) in enumerate(parts):
-            assert fn is not None
-            g_n.append((2.0 * grad * others[k] * f * fn).sum())
-        return torch.stack(g_n).reshape(n.shape)
 
     @staticmethod
     def jvp(
