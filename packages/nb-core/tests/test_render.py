@@ -56,3 +56,12 @@ def test_gradients_are_finite(field: str) -> None:
     (grad,) = torch.autograd.grad(image.sum(), value)
     assert torch.isfinite(grad).all()
     assert grad.abs().sum() > 0
+
+
+def test_unravel_matches_torch() -> None:
+    from nb_core.render import _unravel
+
+    shape = (3, 1, 5, 4)
+    flat = torch.tensor([0, 7, 59, 33])
+    for mine, ref in zip(_unravel(flat, shape), torch.unravel_index(flat, shape), strict=True):
+        assert torch.equal(mine, ref)

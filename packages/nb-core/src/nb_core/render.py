@@ -12,7 +12,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import torch
@@ -313,6 +313,21 @@ class Evaluation:
     first_loop_pending: Tensor
 
 
+def _unravel(flat: Tensor, shape: Sequence[int]) -> tuple[Tensor, ...]:
+    """Indices into ``shape`` of flat (row-major) positions ``flat``.
+
+    The same as :func:`torch.unravel_index`, whose argument check imports sympy (about 0.9 s
+    on the first call of a process).
+    """
+    out: list[Tensor] = []
+    rest = flat
+    for size in reversed(shape[1:]):
+        out.append(torch.remainder(rest, size))
+        rest = torch.div(rest, size, rounding_mode="floor")
+    out.append(rest)
+    return tuple(reversed(out))
+
+
 def evaluate_pixels(
     pixel_index: Tensor,
     params: Params,
@@ -411,7 +426,7 @@ def evaluate_pixels(
     ):
         # The run's very first phi loop (at the first evaluation that passes the -dmin cut)
         # rotates from the unrotated lattice.
-        at = torch.unravel_index(first_pass, passed.shape)  # four (1,) indices
+        at = _unravel(first_pass, passed.shape)  # four (1,) indices
         alt = torch.einsum("k,fmjk->jfm", scattering[at][0], sh.lattice_first)
         order = torch.arange(flat_passed.shape[0], device=dev)
         mask = ((order == first_pass[0]) & any_pass_chunk[0] & pending).reshape(passed.shape)
