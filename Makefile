@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nb-installed
+NOISE_JIT := $(VENV)/.nb-noise-jit
 
 .PHONY: demo test lint env bench bytecode
 
@@ -18,8 +19,14 @@ $(STAMP): constraints.txt requirements-dev.txt packages/nb-core/pyproject.toml p
 
 # Byte-compile nb's own sources: editable installs are not, and where PYTHONDONTWRITEBYTECODE
 # is set every start would compile them again (about a second on a slow core).
-bytecode: $(STAMP)
+bytecode: $(STAMP) $(NOISE_JIT)
 	@$(PY) -m compileall -q packages/nb-core/src packages/nb-cli/src packages/nb-parity/src >/dev/null
+
+# Compile the noise loop (numba) into its on-disk cache once, so that the first large noise
+# image does not pay the ~3 s compile.
+$(NOISE_JIT): $(STAMP) packages/nb-core/src/nb_core/_noise_jit.py
+	@$(PY) -c "import numpy as n; from nb_core.noise import poisson_noise_image as p; p(n.ones((2, 2), n.float32), seed=1, compiled=True)"
+	@touch $@
 
 env: $(STAMP)
 

@@ -18,6 +18,14 @@ from nb_core.noise import NoiseResult, poisson_noise_image
 from nb_core.rng import CRandom, Seed, mosaic_umats
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(params=[False, True], ids=["python", "compiled"])
+def compiled(request: pytest.FixtureRequest) -> bool:
+    """Both forms of the sequential noise loop: the pure-Python one and numba's."""
+    return bool(request.param)
+
+
 CASES = ROOT.parent / "shared" / "golden" / "cases"
 SMV_HEADER = 512
 
@@ -42,12 +50,12 @@ def _golden(name: str) -> tuple[np.ndarray, np.ndarray, list[str], str]:
 
 
 @pytest.mark.parametrize("name", ["cubic_mosflm", "noise_scale_adc", "water_background"])
-def test_golden_noise_image_pixel_exact(name: str) -> None:
+def test_golden_noise_image_pixel_exact(name: str, compiled: bool) -> None:
     float_image, noise, flags, stdout = _golden(name)
     seed = int(flags[flags.index("-seed") + 1])
     adc = float(flags[flags.index("-adc") + 1]) if "-adc" in flags else 40.0
     assert seed == 1234
-    result = poisson_noise_image(float_image, seed=seed, adc_offset=adc)
+    result = poisson_noise_image(float_image, seed=seed, adc_offset=adc, compiled=compiled)
     assert isinstance(result, NoiseResult)
     assert result.image.dtype == np.uint16
     assert result.image.shape == noise.shape
@@ -68,8 +76,8 @@ def _synthetic() -> np.ndarray:
     return np.tile(base, 2).reshape(6, 8)
 
 
-def test_synthetic_all_branches_and_overloads() -> None:
-    result = poisson_noise_image(_synthetic(), seed=1234)
+def test_synthetic_all_branches_and_overloads(compiled: bool) -> None:
+    result = poisson_noise_image(_synthetic(), seed=1234, compiled=compiled)
     expect = [
         40, 40, 40, 42, 41, 47, 56, 48, 52, 63, 90, 132, 1063, 49628, 65535, 65535,
         40, 44, 40, 41, 47, 68, 65535, 65535, 40, 40, 41, 41, 42, 45, 48, 51,
@@ -80,9 +88,11 @@ def test_synthetic_all_branches_and_overloads() -> None:
     assert result.overloads == 8
 
 
-def test_synthetic_roi_and_negative_adc_wraps() -> None:
+def test_synthetic_roi_and_negative_adc_wraps(compiled: bool) -> None:
     # fast 2..6, slow 1..4; a negative total wraps modulo 65536 like the C cast
-    result = poisson_noise_image(_synthetic(), seed=1234, adc_offset=-50.0, roi=(2, 6, 1, 4))
+    result = poisson_noise_image(
+        _synthetic(), seed=1234, adc_offset=-50.0, roi=(2, 6, 1, 4), compiled=compiled
+    )
     expect = [
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 65, 995, 49794, 65535, 0,
         0, 0, 65486, 65487, 65498, 65510, 65535, 0, 0, 0, 65486, 65488, 65486, 65494, 65502, 0,
@@ -93,8 +103,8 @@ def test_synthetic_roi_and_negative_adc_wraps() -> None:
     assert result.overloads == 3
 
 
-def test_synthetic_adc_and_other_seed() -> None:
-    result = poisson_noise_image(_synthetic(), seed=77, adc_offset=10.0)
+def test_synthetic_adc_and_other_seed(compiled: bool) -> None:
+    result = poisson_noise_image(_synthetic(), seed=77, adc_offset=10.0, compiled=compiled)
     expect = [
         10, 10, 10, 12, 11, 12, 18, 24, 23, 19, 60, 117, 974, 49987, 65535, 65535,
         10, 13, 10, 12, 18, 47, 65535, 65535, 10, 10, 10, 10, 11, 14, 17, 20,
@@ -105,12 +115,12 @@ def test_synthetic_adc_and_other_seed() -> None:
     assert result.overloads == 8
 
 
-def test_negative_user_seed_continues_the_mosaic_table() -> None:
+def test_negative_user_seed_continues_the_mosaic_table(compiled: bool) -> None:
     # `-seed -5` stores +5: no reload, so the noise continues the shuffle table that the mosaic
     # loop (one domain, default -mosaic_seed) left behind.
     rng = CRandom()
     mosaic_umats(0.0, 1, rng, Seed(-12345678))
-    result = poisson_noise_image(_synthetic(), seed=-5, rng=rng)
+    result = poisson_noise_image(_synthetic(), seed=-5, rng=rng, compiled=compiled)
     expect = [
         40, 41, 40, 40, 42, 47, 45, 52, 52, 73, 96, 147, 1069, 50178, 65535, 65535,
         40, 43, 40, 41, 53, 61, 65535, 65535, 40, 40, 40, 41, 43, 44, 53, 47,
@@ -120,13 +130,13 @@ def test_negative_user_seed_continues_the_mosaic_table() -> None:
     assert f"{result.photons:.0f}" == "25538314"
 
 
-def test_rng_state_after_noise_matches_scalar_poidev() -> None:
+def test_rng_state_after_noise_matches_scalar_poidev(compiled: bool) -> None:
     rs = np.random.default_rng(5)
     image = rs.exponential(2.0, size=(40, 60)).astype(np.float32)
     image[5, 5:20] = 15.0
     image[7, 7] = 3.0e6
     rng = CRandom()
-    result = poisson_noise_image(image, seed=99, roi=(3, 50, 2, 35), rng=rng)
+    result = poisson_noise_image(image, seed=99, roi=(3, 50, 2, 35), rng=rng, compiled=compiled)
     ref_rng, ref_seed = CRandom(), Seed(-99)
     ref = np.zeros(image.shape, dtype=np.float64)
     for s in range(2, 36):
@@ -147,13 +157,13 @@ def test_rng_state_after_noise_matches_scalar_poidev() -> None:
     assert rng.poi_oldm == ref_rng.poi_oldm
 
 
-def test_empty_roi_and_nan_pixels() -> None:
+def test_empty_roi_and_nan_pixels(compiled: bool) -> None:
     image = np.full((4, 5), 2.0, dtype=np.float32)
-    empty = poisson_noise_image(image, seed=1, roi=(3, 2, 0, 3))
+    empty = poisson_noise_image(image, seed=1, roi=(3, 2, 0, 3), compiled=compiled)
     assert empty.photons == 0.0
     assert not empty.image.any()
     image[1, 1] = np.nan
-    result = poisson_noise_image(image, seed=1)
+    result = poisson_noise_image(image, seed=1, compiled=compiled)
     assert result.image[1, 1] == 0  # (unsigned short) of NaN through a 32-bit int
     assert np.isnan(result.photons)
 
@@ -165,3 +175,38 @@ def test_speed_smoke() -> None:
     result = poisson_noise_image(image, seed=1234)
     assert result.image.shape == (256, 256)
     assert result.overloads == 0
+
+
+def test_compiled_loop_equals_python_loop_on_every_branch() -> None:
+    # Sparse, dense and pathological means (NaN, inf, negative, exact branch edges, the
+    # gaussian range) over four seeds: the same image, photon sum and final generator state.
+    rs = np.random.default_rng(11)
+    n = 200 * 150
+    dense = np.where(rs.random(n) < 0.1, rs.exponential(40.0, n), rs.exponential(0.3, n))
+    wild = rs.exponential(5.0, n) * 10.0 ** rs.integers(-3, 8, n)
+    for value, count in ((np.nan, 30), (np.inf, 10), (-3.0, 10), (0.0, 10), (12.0, 10), (1e6, 10)):
+        wild[rs.integers(0, n, count)] = value
+    images = [rs.exponential(0.002, n), dense, wild]
+    for image in images:
+        image = image.astype(np.float32).reshape(200, 150)
+        for seed in (1234, 0, -5, 987654321):
+            states = []
+            results = []
+            for flag in (False, True):
+                rng = CRandom()
+                mosaic_umats(0.0, 1, rng, Seed(-12345678))
+                results.append(poisson_noise_image(image, seed=seed, rng=rng, compiled=flag))
+                states.append(rng)
+            a, b = results
+            assert np.array_equal(a.image, b.image)
+            assert a.overloads == b.overloads
+            assert a.photons == b.photons or (np.isnan(a.photons) and np.isnan(b.photons))
+            ra, rb = states
+            assert (ra.iv, ra.iy) == (rb.iv, rb.iy)
+            assert (ra.gauss_iset, ra.gauss_gset) == (rb.gauss_iset, rb.gauss_gset)
+            for x, y in zip(
+                (ra.poi_oldm, ra.poi_g, ra.poi_sq, ra.poi_alxm),
+                (rb.poi_oldm, rb.poi_g, rb.poi_sq, rb.poi_alxm),
+                strict=True,
+            ):
+                assert x == y or (x != x and y != y)

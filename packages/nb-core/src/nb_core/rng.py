@@ -209,8 +209,12 @@ class CRandom:
         self.gauss_gset: float = 0.0
 
     # -- uniform ----------------------------------------------------------------------------
-    def _load(self, seed: Seed) -> None:
-        """Refill the shuffle table from ``seed`` (the C "first time around" block)."""
+    def load(self, seed: Seed) -> None:
+        """Refill the shuffle table from ``seed`` (the C "first time around" block).
+
+        :meth:`ran1` does this itself when ``seed.value <= 0`` or the table was never filled;
+        it consumes no draw.
+        """
         idum = seed.value
         idum = 1 if -idum < 1 else -idum
         iv = self.iv
@@ -231,7 +235,7 @@ class CRandom:
             The C ``float`` value (a float32) as a Python float, at most ``1 - 2**-23``.
         """
         if seed.value <= 0 or self.iy == 0:
-            self._load(seed)
+            self.load(seed)
         idum = _schrage(seed.value)
         seed.value = idum
         iy = self.iy
