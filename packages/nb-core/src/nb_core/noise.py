@@ -251,9 +251,9 @@ def _poisson_deviates(values: np.ndarray, rng: CRandom, seed: Seed) -> list[floa
     return out
 
 
-#: Regions of at least this many pixels use the compiled loop (importing numba takes ~0.4 s;
-#: the Python loop takes 1-2 us per pixel).
-COMPILED_MIN_PIXELS = 1 << 18
+#: Regions of at least this many pixels use the compiled loop: importing numba and loading the
+#: cached loop take about 1 s in a fresh process, the Python loop 1-2 us per pixel.
+COMPILED_MIN_PIXELS = 1 << 20
 
 
 def _compiled_deviates(
