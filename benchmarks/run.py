@@ -55,6 +55,8 @@ class Case:
         c: Whether to run the C program too.
         dtypes: nb dtypes to time.
         size: Detector edge (pixels) for the throughput plot, if this is a sweep point.
+        all_outputs: Write every default output (the Poisson noise image and the PGM too);
+            otherwise both programs run with ``-nonoise -nopgm``.
     """
 
     name: str
@@ -63,12 +65,18 @@ class Case:
     c: bool = True
     dtypes: tuple[str, ...] = ("float32",)
     size: int | None = None
+    all_outputs: bool = False
 
 
 def _cases() -> list[Case]:
     cubic = "-cell 100 100 100 90 90 90 -lambda 1 -N 10 -default_F 100 -distance 100"
     cases = [
         Case("1_cubic_1024", tuple(f"{cubic} -detpixels 1024".split()), size=1024),
+        Case(
+            "1_cubic_1024_all_outputs",
+            tuple(f"{cubic} -detpixels 1024 -seed 1234".split()),
+            all_outputs=True,
+        ),
         Case(
             "2_triclinic_512_os2",
             tuple(
@@ -151,7 +159,7 @@ def run_case(case: Case, c_bin: Path | None, threads: int, repeats: int) -> dict
         for path in case.inputs:
             shutil.copy(path, work / path.name)
         evals, pixels = _evaluations(case.flags, case.inputs, work)
-        common = ["-nonoise", "-nopgm", "-noprogress"]
+        common = ["-noprogress"] if case.all_outputs else ["-nonoise", "-nopgm", "-noprogress"]
         c_cmd = (
             [str(c_bin), *case.flags, *common, "-floatfile", "c.bin", "-intfile", "c.img"]
             if c_bin
@@ -234,7 +242,9 @@ def _write(results: list[dict[str, object]], threads: int, command: str) -> None
         "programs. Times are whole-process wall times (start-up, inputs and outputs included), best",
         "of the repeats; C and nb runs alternate. nb's first (cold) run of each case is listed apart:",
         "it builds the ahead-of-time kernel package (nb_core.kernels) when a case compiles (the",
-        "run uses a kernel cache of its own, empty at the start).",
+        "run uses a kernel cache of its own, empty at the start). Both programs run with `-nonoise",
+        "-nopgm` except in `*_all_outputs`, which writes every default output (the Poisson noise",
+        "image and the PGM as well).",
         "",
         "| case | evaluations | C (s) | nb float32 (s) | C / nb | nb float64 (s) | C / nb f64 | nb cold (s) | Mevals/s nb | peak MB C | peak MB nb | rel L2 f32 | rel L2 f64 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
