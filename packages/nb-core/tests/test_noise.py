@@ -210,3 +210,19 @@ def test_compiled_loop_equals_python_loop_on_every_branch() -> None:
                 strict=True,
             ):
                 assert x == y or (x != x and y != y)
+
+
+def test_without_numba_the_python_loop_serves_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import nb_core.noise as noise
+
+    image = _synthetic()
+    expect = poisson_noise_image(image, seed=1234, compiled=False)
+    monkeypatch.setitem(sys.modules, "nb_core._noise_jit", None)  # import now fails
+    monkeypatch.setattr(noise, "COMPILED_MIN_PIXELS", 1)
+    auto = poisson_noise_image(image, seed=1234)
+    assert np.array_equal(auto.image, expect.image)
+    assert auto.photons == expect.photons
+    with pytest.raises(ImportError):
+        poisson_noise_image(image, seed=1234, compiled=True)

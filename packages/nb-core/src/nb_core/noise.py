@@ -305,7 +305,8 @@ def _deviates(
     if wanted and values.size:
         try:
             result = _compiled_deviates(values, rng, seed)
-        except ImportError:
+        except (ImportError, RuntimeError):
+            # numba missing, or no writable place for its cache (it refuses to compile then)
             if compiled:
                 raise
             result = None
