@@ -26,12 +26,13 @@ def simulate(ctx: typer.Context) -> None:
 
 def _simulate(args: list[str]) -> int:
     """``nb simulate ARGS``: the flag help, or a simulation; returns the exit code."""
-    from nb_cli.help import print_flag_help
-    from nb_cli.runner import simulate_command
-
     if any(a in ("-h", "--help", "-help") for a in args):
+        from nb_cli.help import print_flag_help
+
         print_flag_help()
         return 0
+    from nb_cli.runner import simulate_command
+
     return simulate_command(args)
 
 
