@@ -205,3 +205,22 @@ def test_simulate_does_not_import_heavy_modules(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip().splitlines()[-1] == "HEAVY []"
+
+
+def test_simulate_help_starts_without_torch() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from nb_cli import main\n"
+        "code = main(['simulate', '--help'])\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "-distance" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1] == "TORCH False"
