@@ -207,7 +207,7 @@ def test_simulate_does_not_import_heavy_modules(tmp_path: Path) -> None:
     assert proc.stdout.rstrip().splitlines()[-1] == "HEAVY []"
 
 
-def test_simulate_help_starts_without_torch() -> None:
+def test_simulate_help_and_flag_errors_start_without_torch() -> None:
     import subprocess
     import sys
 
@@ -215,7 +215,8 @@ def test_simulate_help_starts_without_torch() -> None:
         "import sys\n"
         "from nb_cli import main\n"
         "code = main(['simulate', '--help'])\n"
-        "print('TORCH', 'torch' in sys.modules)\n"
+        "bad = main(['simulate', '-distance', 'far'])\n"
+        "print('TORCH', 'torch' in sys.modules, bad)\n"
         "sys.exit(code)\n"
     )
     proc = subprocess.run(
@@ -223,4 +224,5 @@ def test_simulate_help_starts_without_torch() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "-distance" in proc.stdout
-    assert proc.stdout.rstrip().splitlines()[-1] == "TORCH False"
+    assert proc.stdout.rstrip().splitlines()[-1] == "TORCH False 2"
+    assert proc.stderr.strip() == "nb: error: -distance: expected a number, got 'far'"

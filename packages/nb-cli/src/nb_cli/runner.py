@@ -49,12 +49,16 @@ def simulate_command(args: list[str], *, workdir: str | Path | None = None) -> i
     Raises:
         InputError: Bad flags, bad input files, or an output that cannot be written.
     """
+    from nb_cli.flags import parse_args
+
+    parsed = parse_args(args)  # a bad flag is reported here, before torch is imported
+
     from nb_cli.simulate import prepare, run_simulation
     from nb_cli.trace import print_printout
     from nb_core.runtime import keep_freed_memory
 
     keep_freed_memory()
-    prepared = prepare(args, workdir=workdir)
+    prepared = prepare(args, workdir=workdir, parsed=parsed)
     settings = prepared.parsed.settings
     quiet = bool(prepared.parsed.nb.get("quiet"))
     say = (lambda line: None) if quiet else print

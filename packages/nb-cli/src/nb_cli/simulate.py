@@ -119,13 +119,16 @@ def _available_memory() -> int:
         return 1 << 40
 
 
-def prepare(argv: Sequence[str], *, workdir: str | Path | None = None) -> Prepared:
+def prepare(
+    argv: Sequence[str], *, workdir: str | Path | None = None, parsed: ParsedArgs | None = None
+) -> Prepared:
     """Parse and resolve a ``simulate`` command without rendering or writing anything.
 
     Args:
         argv: Arguments after ``simulate``.
         workdir: Folder for relative inputs, outputs and the dump file (default: ``-outdir``
             or the current folder).
+        parsed: ``parse_args(argv)`` when the caller has already parsed them.
 
     Returns:
         The prepared run.
@@ -133,7 +136,8 @@ def prepare(argv: Sequence[str], *, workdir: str | Path | None = None) -> Prepar
     Raises:
         InputError: Bad flags or input files, or a detector too large for memory.
     """
-    parsed = parse_args(argv)
+    if parsed is None:
+        parsed = parse_args(argv)
     dtype_name = str(parsed.nb.get("dtype", "float32"))
     if dtype_name not in _DTYPES:
         raise InputError(f"expected float32 or float64, got {dtype_name!r}", "-dtype")
