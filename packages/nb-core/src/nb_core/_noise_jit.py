@@ -17,6 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
+from nb_core.rng import LANCZOS, SQRT_2PI
+
 __all__ = ["poisson_deviates"]
 
 _IA = 16807
@@ -60,19 +62,12 @@ def _gammln(xx: float) -> float:
     x = _f32(xx)
     tmp = x + 5.5
     tmp -= (x + 0.5) * math.log(tmp)
-    y1 = x + 1.0
-    y2 = y1 + 1.0
-    y3 = y2 + 1.0
-    y4 = y3 + 1.0
-    y5 = y4 + 1.0
-    y6 = y5 + 1.0
-    ser = 1.000000000190015 + 76.18009172947146 / y1
-    ser += -86.50532032941677 / y2
-    ser += 24.01409824083091 / y3
-    ser += -1.231739572450155 / y4
-    ser += 0.1208650973866179e-2 / y5
-    ser += -0.5395239384953e-5 / y6
-    return _f32(-tmp + math.log(2.5066282746310005 * ser / x))
+    y = x
+    ser = LANCZOS[0]
+    for c in LANCZOS[1:]:
+        y += 1.0
+        ser += c / y
+    return _f32(-tmp + math.log(SQRT_2PI * ser / x))
 
 
 @njit(cache=True, nogil=True)

@@ -21,7 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nb_core.rng import _IM, CRandom, Ran1Stream, Seed, _poidev_rejection, f32, gammln
+from nb_core.rng import (
+    _IM,
+    LANCZOS,
+    SQRT_2PI,
+    CRandom,
+    Ran1Stream,
+    Seed,
+    _poidev_rejection,
+    f32,
+    gammln,
+)
 
 __all__ = ["NoiseResult", "poisson_noise_image"]
 
@@ -84,19 +94,12 @@ def _gammln_vec(x: np.ndarray) -> np.ndarray:
     """The C ``gammln`` before its final float rounding, vectorised (same operation order)."""
     tmp = x + 5.5
     tmp = tmp - (x + 0.5) * np.log(tmp)
-    y1 = x + 1.0
-    y2 = y1 + 1.0
-    y3 = y2 + 1.0
-    y4 = y3 + 1.0
-    y5 = y4 + 1.0
-    y6 = y5 + 1.0
-    ser = 1.000000000190015 + 76.18009172947146 / y1
-    ser = ser + -86.50532032941677 / y2
-    ser = ser + 24.01409824083091 / y3
-    ser = ser + -1.231739572450155 / y4
-    ser = ser + 0.1208650973866179e-2 / y5
-    ser = ser + -0.5395239384953e-5 / y6
-    return -tmp + np.log(2.5066282746310005 * ser / x)
+    y = x
+    ser = np.full_like(x, LANCZOS[0])
+    for c in LANCZOS[1:]:
+        y = y + 1.0
+        ser = ser + c / y
+    return -tmp + np.log(SQRT_2PI * ser / x)
 
 
 def _rejection_constants(values: np.ndarray) -> tuple[list[float], list[float], list[float]]:

@@ -327,6 +327,20 @@ class CRandom:
         return other
 
 
+#: The Lanczos series of ``gammln`` (g = 5, six terms) and sqrt(2 pi), as the C program has them.
+#: Every form of ``gammln`` here (scalar, numpy, numba) sums the terms in this order.
+LANCZOS = (
+    1.000000000190015,
+    76.18009172947146,
+    -86.50532032941677,
+    24.01409824083091,
+    -1.231739572450155,
+    0.1208650973866179e-2,
+    -0.5395239384953e-5,
+)
+SQRT_2PI = 2.5066282746310005
+
+
 def gammln(xx: float) -> float:
     """ln Gamma(xx) (Lanczos), exactly as the C ``gammln`` (double inside, float result).
 
@@ -339,19 +353,12 @@ def gammln(xx: float) -> float:
     x = f32(xx)
     tmp = x + 5.5
     tmp -= (x + 0.5) * math.log(tmp)
-    y1 = x + 1.0
-    y2 = y1 + 1.0
-    y3 = y2 + 1.0
-    y4 = y3 + 1.0
-    y5 = y4 + 1.0
-    y6 = y5 + 1.0
-    ser = 1.000000000190015 + 76.18009172947146 / y1
-    ser += -86.50532032941677 / y2
-    ser += 24.01409824083091 / y3
-    ser += -1.231739572450155 / y4
-    ser += 0.1208650973866179e-2 / y5
-    ser += -0.5395239384953e-5 / y6
-    return f32(-tmp + math.log(2.5066282746310005 * ser / x))
+    y = x
+    ser = LANCZOS[0]
+    for c in LANCZOS[1:]:
+        y += 1.0
+        ser += c / y
+    return f32(-tmp + math.log(SQRT_2PI * ser / x))
 
 
 _GAMMLN_EM1: dict[float, float] = {}
