@@ -154,10 +154,22 @@ def _lattice_factor_sq(
     delta = hkl - hkl0
     # Work on the evaluations in their storage order (pixels innermost, see
     # :func:`_miller_indices`), so that stacked per-axis results keep the layout of ``delta``.
-    order = sorted(range(1, delta.dim()), key=lambda d: -delta.stride(d))
-    back = [order.index(d) for d in range(1, delta.dim())]
+    order, back = _storage_order(delta)
     lat = _lattice_factor_sq_ordered(delta.permute(0, *order), params, static, reciprocal)
     return lat.permute(back)
+
+
+def _storage_order(t: Tensor) -> tuple[list[int], list[int]]:
+    """The axes after the first in storage order (largest stride first), and the inverse.
+
+    Returns:
+        ``(order, back)``: ``t.permute(0, *order)`` lists the axes as they lie in memory (so
+        that flattening them is a view); a result over the permuted axes 1.. is put back in
+        the logical order by ``permute(back)`` (its axes counted from 0).
+    """
+    order = sorted(range(1, t.dim()), key=lambda d: -t.stride(d))
+    back = [order.index(d) for d in range(1, t.dim())]
+    return order, back
 
 
 def _lattice_factor_sq_ordered(
@@ -233,14 +245,13 @@ def _miller_indices(scattering: Tensor, lattice: Tensor) -> Tensor:
         a = lattice.permute(2, 3, 0, 1)[..., None, None, None, None]  # (3j, 3k, F, M, 1, 1, 1, 1)
         return a[:, 0] * s[0] + a[:, 1] * s[1] + a[:, 2] * s[2]
     comp = scattering.movedim(-1, 0)  # (3, P, L, X, S)
-    # Pixel-side axes in storage order (largest stride first): the flattening is then a view.
-    order = sorted(range(1, comp.dim()), key=lambda d: -comp.stride(d))
+    # Pixel-side axes in storage order: the flattening is then a view.
+    order, back = _storage_order(comp)
     flat = comp.permute(0, *order).reshape(3, -1)
     n_phi, n_dom = lattice.shape[0], lattice.shape[1]
     rows = lattice.permute(2, 0, 1, 3).reshape(3 * n_phi * n_dom, 3)  # (j, F, M) x k
     hkl = rows.matmul(flat).reshape(3, n_phi, n_dom, *(comp.shape[d] for d in order))
-    back = [3 + order.index(d) for d in range(1, comp.dim())]
-    return hkl.permute(0, 1, 2, *back)
+    return hkl.permute(0, 1, 2, *(3 + b for b in back))
 
 
 #: From the evaluation-outer layout (F, M, P, L, X, S) to the C program's loop order

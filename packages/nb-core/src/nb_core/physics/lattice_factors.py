@@ -294,7 +294,7 @@ class _SquareLatticeSq(torch.autograd.Function):
         else:
             value = square_lattice_sq_value(delta, n, cells)
         # d value / d x_k = 2 (f0 f1 f2) (product of the two other factors) df_k/dx
-        pair = [f[1] * f[2], f[0] * f[2], f[0] * f[1]]
+        pair = _others(f)
         twice = (f[0] * pair[0]).mul_(2.0)
         weight = [twice * pair[k] for k in range(3)]
         slopes_d = torch.stack([weight[k] * parts[k][1] for k in range(3)])
