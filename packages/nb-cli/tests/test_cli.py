@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,32 +133,27 @@ def test_hkl_writes_the_dump_and_a_later_run_reads_it_back(
     assert a.max() > 0
 
 
-def test_console_entry_writes_complete_outputs_and_exit_codes(tmp_path: Path) -> None:
-    # The console entry ends the process with os._exit: files and stdout must be complete.
-    import subprocess
-    import sys
-
-    entry = "from nb_cli import run; run()"
-    ok = subprocess.run(
-        [sys.executable, "-c", entry, "simulate", *SMALL],
-        cwd=tmp_path,
+def _python(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code args...`` in a fresh interpreter (start-up and exit as a user's)."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_console_entry_writes_complete_outputs_and_exit_codes(tmp_path: Path) -> None:
+    # The console entry ends the process with os._exit: files and stdout must be complete.
+    entry = "from nb_cli import run; run()"
+    ok = _python(entry, "simulate", *SMALL, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.rstrip().endswith("writing noiseimage.img as 2-byte integers")
     assert int(read_smv(tmp_path / "intimage.img").data.max()) == 55040
     assert read_float_image(tmp_path / "floatimage.bin", 32, 32).max() > 0
-    bad = subprocess.run(
-        [sys.executable, "-c", entry, "simulate", *SMALL, "-distance", "far"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    bad = _python(entry, "simulate", *SMALL, "-distance", "far", cwd=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "nb: error: -distance: expected a number, got 'far'"
 
@@ -164,7 +161,7 @@ def test_console_entry_writes_complete_outputs_and_exit_codes(tmp_path: Path) ->
 def test_simulate_skips_typer_parameter_processing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # 'nb simulate' hands its flags straight over; its help and errors read as through Typer.
+    # 'nb simulate' hands its flags straight over; help and image are those of the Typer path.
     monkeypatch.chdir(tmp_path)
     assert main(["simulate", "-h"]) == 0
     assert "-distance" in capsys.readouterr().out
@@ -183,9 +180,6 @@ def test_simulate_does_not_import_heavy_modules(tmp_path: Path) -> None:
     # Start-up is most of a small job's time: sympy (0.9 s), pydantic (0.25 s) and the
     # compiler stack stay out of an eager 'nb simulate' (a phi scan, so the first-phi-loop
     # quirk's lookup runs too).
-    import subprocess
-    import sys
-
     script = (
         "import sys\n"
         "from nb_cli import main\n"
@@ -195,22 +189,12 @@ def test_simulate_does_not_import_heavy_modules(tmp_path: Path) -> None:
         "sys.exit(code)\n"
     )
     args = ["simulate", *SMALL, "-phi", "0", "-osc", "1", "-phisteps", "2", "-nonoise"]
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = _python(script, *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip().splitlines()[-1] == "HEAVY []"
 
 
 def test_simulate_help_and_flag_errors_start_without_torch() -> None:
-    import subprocess
-    import sys
-
     script = (
         "import sys\n"
         "from nb_cli import main\n"
@@ -219,9 +203,7 @@ def test_simulate_help_and_flag_errors_start_without_torch() -> None:
         "print('TORCH', 'torch' in sys.modules, bad)\n"
         "sys.exit(code)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
-    )
+    proc = _python(script)
     assert proc.returncode == 0, proc.stderr
     assert "-distance" in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1] == "TORCH False 2"
