@@ -14,6 +14,38 @@ that follow. Parsing runs in two steps:
    (``-misset_seed`` also setting ``-misset`` from the next three arguments, ``-twotheta_axis``
    also setting ``-twotheta``). With the ``flags`` quirk fixed, an argument triggers only the
    clauses of the flag it names.
+
+Numbers are validated with exactly the syntax that the C program's ``atoi``/``atof`` then read
+in full, so that a value is either read whole or refused:
+
+- an integer flag takes ASCII digits with an optional sign (no ``.``, exponent, ``_``,
+  white space or non-ASCII digits) within C's ``int`` range, -2147483648 to 2147483647;
+- a real-valued flag takes an ASCII decimal (:data:`nb_core.io._atomic.DECIMAL`: digits with
+  an optional point, sign and exponent; no ``inf``, ``nan``, hex or white space) that is
+  finite once converted (``1e400`` is refused; ``1e-400`` reads as 0).
+
+A value that the C program would read only in part (``1e3`` as an integer is 1) or that
+overflows is refused with a line that says what would be valid. Counts are range-checked where
+the C program would misbehave or silently substitute another value; every value with a
+defined meaning in the C program is kept:
+
+- ``-detpixels``/``_f``/``_s`` at least 1 (0 makes the C program take the size from
+  ``-detsize``, 1024 pixels by default; a negative count gives no image);
+- ``-N``/``-Na``/``-Nb``/``-Nc`` at least 0 (0 and 1 both mean one cell; 0 also turns on
+  automatic interpolation);
+- ``-oversample``, ``-mosaic_domains``, ``-dispsteps``, ``-hdivsteps``, ``-vdivsteps``,
+  ``-divsteps`` and ``-detector_thicksteps`` at least 0, where 0 means "automatic" as in the C
+  program (a negative count is silently automatic there);
+- ``-phisteps`` at least 0 (the C program reads 0 as one step, a negative count as automatic);
+- the seeds from -2147483647 to 2147483647 (the C program negates them; -2147483648 has no
+  negative in an ``int``);
+- ``-roi`` boxes are not empty (``XMIN <= XMAX`` and ``YMIN <= YMAX`` where both are given;
+  a negative value means the detector's edge, as in the C program).
+
+SMV headers read by ``-img`` and ``-mask`` give their values as the C program's ``ValueOf``
+reads them (``atof`` of the text after the key's last occurrence and its ``=``); a value nb
+takes from a header must be finite, and the pixel size, distances and wavelength positive.
+Such a value is refused even when a later flag overrides it: the file is broken either way.
 """
 
 from __future__ import annotations
@@ -29,6 +61,7 @@ from typing import Literal
 
 from nb_core.errors import InputError
 from nb_core.io import read_smv, smv_value_of
+from nb_core.io._atomic import DECIMAL
 from nb_core.options import QUIRK_HELP, Quirks
 from nb_core.settings import Settings
 
@@ -48,27 +81,60 @@ __all__ = [
 Action = Callable[[Settings, "list[str]"], "bool | None"]
 ValueKind = Literal["float", "int", "path", "word", "cell", "misset", "absorb", "pivot"]
 
+# What C's atof reads after leading white space (C's isspace, ASCII only): a hex float, a
+# decimal, inf or nan. re.ASCII: C reads no other script's digits.
 _FLOAT_RE = re.compile(
-    r"\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))", re.IGNORECASE
+    r"""[ \t\n\v\f\r]*(?:
+        (?P<hex>[+-]?0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?[0-9]+)?)
+      | (?P<dec>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)
+      | (?P<inf>[+-]?inf(?:inity)?)
+      | (?P<nan>[+-]?nan)
+    )""",
+    re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
-_INT_RE = re.compile(r"\s*([+-]?\d+)")
+_INT_RE = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", re.ASCII)
+#: The whole text of a valid integer value and of a valid real value.
+_INT_FULL = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_DECIMAL_FULL = re.compile(DECIMAL, re.ASCII)
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def c_atof(text: str) -> float:
-    """C ``atof``: the longest numeric prefix after leading whitespace; 0.0 if none."""
+    """C ``atof``: the longest numeric prefix after leading white space.
+
+    Args:
+        text: Text starting with the number.
+
+    Returns:
+        The value; 0.0 when no number starts the text; ±inf on overflow.
+    """
     m = _FLOAT_RE.match(text)
     if not m:
         return 0.0
-    return float(m.group(1))
+    if (hexa := m.group("hex")) is not None:
+        try:
+            return float.fromhex(hexa)
+        except OverflowError:
+            return -math.inf if hexa.startswith("-") else math.inf
+    if m.group("nan") is not None:
+        return math.nan
+    return float(m.group("dec") or m.group("inf"))
 
 
 def c_atoi(text: str) -> int:
-    """C ``atoi``: the longest integer prefix after leading whitespace; 0 if none."""
+    """C ``atoi``: the longest integer prefix after leading white space.
+
+    Args:
+        text: Text starting with the number.
+
+    Returns:
+        The value as a C ``int`` (wrapped to 32 bits, as this platform's conversion from
+        ``long`` does); 0 when no integer starts the text.
+    """
     m = _INT_RE.match(text)
     if not m:
         return 0
     value = int(m.group(1))
-    # atoi returns a C int: wrap as the 32-bit conversion does on this platform.
     return (value + 2**31) % 2**32 - 2**31
 
 
@@ -1655,6 +1721,16 @@ NB_OPTIONS: tuple[Flag, ...] = (
         nb_only=True,
     ),
     Flag("-quiet", (), "", "", "off", "nb", "print only warnings and errors", nb_only=True),
+    Flag(
+        "-force",
+        (),
+        "",
+        "",
+        "off",
+        "nb",
+        "render even when the cost estimate is over the limit (see 'Bad input' in the README)",
+        nb_only=True,
+    ),
 )
 
 _BY_NAME: dict[str, Flag] = {}
@@ -1679,7 +1755,7 @@ class ParsedArgs:
     Attributes:
         settings: The C program's settings after its argument loop (and -img/-mask headers).
         c_argv: The C program's arguments (nb-only options removed, ``--x`` written ``-x``).
-        nb: nb's own options (``dtype``, ``device``, ``fix``, ``outdir``, ``quiet``).
+        nb: nb's own options (``dtype``, ``device``, ``fix``, ``outdir``, ``quiet``, ``force``).
         quirks: Which C bugs to reproduce.
     """
 
@@ -1697,16 +1773,111 @@ def _is_number(text: str) -> bool:
     return not math.isnan(value)
 
 
+_REAL_HINT = "write a decimal such as 12.5, -0.3 or 1e-3 (ASCII digits; no inf, nan or hex)"
+_INT_HINT = "write ASCII digits with an optional sign (no '.', exponent, '_' or space)"
+
+#: The smallest value of each count and seed flag (values up to INT_MAX are read), and what
+#: the line says is valid.
+_INT_MINIMUM: dict[str, tuple[int, str]] = {
+    **dict.fromkeys(("-N", "-Na", "-Nb", "-Nc"), (0, "a cell count >= 0 (0 and 1: one cell)")),
+    **dict.fromkeys(
+        ("-detpixels", "-detpixels_f", "-detpixels_s"),
+        (1, "a pixel count >= 1 (to size the detector by -detsize, leave the flag out)"),
+    ),
+    "-oversample": (0, "sub-pixels per pixel edge >= 1, or 0 for automatic"),
+    "-phisteps": (0, "a step count >= 1 (0 is read as 1; leave the flag out for automatic)"),
+    **dict.fromkeys(
+        (
+            "-mosaic_domains",
+            "-dispsteps",
+            "-hdivsteps",
+            "-vdivsteps",
+            "-divsteps",
+            "-detector_thicksteps",
+        ),
+        (0, "a count >= 1, or 0 for automatic"),
+    ),
+    **dict.fromkeys(
+        ("-seed", "-mosaic_seed", "-misset_seed"),
+        (-INT_MAX, f"a seed from {-INT_MAX} to {INT_MAX} (the C program negates it)"),
+    ),
+}
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error line (escaped, shortened to ``limit`` characters)."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _unreadable(
+    expected: str, text: str, read: float, prefix: re.Match[str] | None, hint: str = _REAL_HINT
+) -> str:
+    """The error line for a number the C program would not read whole.
+
+    Args:
+        expected: What is valid ("a number", "a whole number").
+        text: The value given.
+        read: What the C program would read from it.
+        prefix: The C reader's match at the start of ``text`` (None: it reads nothing).
+        hint: The syntax nb accepts.
+
+    Returns:
+        The message: what is expected and what was given; for text that looks like a number,
+        what the C program would read of it and the syntax nb accepts.
+    """
+    message = f"expected {expected}, got {_quoted(text)}"
+    if prefix is not None and prefix.end() < len(text):
+        message += f" (the C program would read only {read:.15g})"
+    if any(c.isdigit() for c in text) or re.search("inf|nan", text, re.IGNORECASE):
+        message += f"; {hint}"
+    return message
+
+
+def _real_value(flag: Flag, text: str) -> float:
+    """The value of a real-valued flag: an ASCII decimal, finite once converted."""
+    if _DECIMAL_FULL.fullmatch(text) is None:
+        message = _unreadable("a number", text, c_atof(text), _FLOAT_RE.match(text))
+        raise InputError(message, flag.name)
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputError(
+            f"{_quoted(text)} overflows to infinity; expected a finite number "
+            f"(magnitude below 1.8e308)",
+            flag.name,
+        )
+    return value
+
+
+def _int_value(flag: Flag, text: str) -> int:
+    """The value of an integer flag: ASCII digits and a sign, in C's int range and the flag's."""
+    if _INT_FULL.fullmatch(text) is None:
+        message = _unreadable("a whole number", text, c_atoi(text), _INT_RE.match(text), _INT_HINT)
+        raise InputError(message, flag.name)
+    value = int(text)
+    low, what = _INT_MINIMUM.get(flag.name, (INT_MIN, "a whole number"))
+    if not INT_MIN <= value <= INT_MAX:
+        raise InputError(
+            f"{_quoted(text)} is outside the C program's int range ({INT_MIN} to {INT_MAX}); "
+            f"expected {what}",
+            flag.name,
+        )
+    if value < low:
+        raise InputError(f"expected {what}, got {_quoted(text)}", flag.name)
+    return value
+
+
 def _check_value(flag: Flag, kind: ValueKind, text: str) -> None:
+    """Refuse ``text`` as a value of kind ``kind`` for ``flag`` unless it is well formed."""
     if kind == "float":
-        if not _is_number(text) or math.isinf(float(text)):
-            raise InputError(f"expected a number, got {text!r}", flag.name)
+        _real_value(flag, text)
     elif kind == "int":
-        if not _is_number(text) or float(text) != int(float(text)):
-            raise InputError(f"expected a whole number, got {text!r}", flag.name)
+        _int_value(flag, text)
     elif kind == "absorb":
-        if "inf" not in text and not _is_number(text):
-            raise InputError(f"expected a depth in µm or 'inf', got {text!r}", flag.name)
+        if text != "inf" and _DECIMAL_FULL.fullmatch(text) is None:
+            expected = "an attenuation depth in µm or 'inf' (no absorption)"
+            raise InputError(_unreadable(expected, text, c_atof(text), None), flag.name)
+        if text != "inf":
+            _real_value(flag, text)
     elif kind == "pivot":
         if text not in ("beam", "sample"):
             raise InputError(f"expected 'beam' or 'sample', got {text!r}", flag.name)
@@ -1719,18 +1890,13 @@ def _consume(flag: Flag, args: Sequence[str], i: int) -> int:
     j = i + 1
     for kind in flag.values:
         if kind == "cell":
-            count = 0
-            while (
-                j < len(args) and count < 6 and not args[j].startswith("-") and _is_number(args[j])
-            ):
-                if float(args[j]) < 0:
-                    raise InputError(f"cell values must be positive, got {args[j]!r}", flag.name)
+            # Like the C program, the values end at the first argument that starts with '-'.
+            start = j
+            while j < len(args) and j - start < 6 and not args[j].startswith("-"):
+                _real_value(flag, args[j])
                 j += 1
-                count += 1
-            if count == 0:
+            if j == start:
                 raise InputError("needs 1 to 6 values: a [b c alpha beta gamma]", flag.name)
-            if j < len(args) and count < 6 and not args[j].startswith("-"):
-                raise InputError(f"expected a number, got {args[j]!r}", flag.name)
             continue
         if kind == "misset":
             if j < len(args) and "rand" in args[j]:
@@ -1748,7 +1914,21 @@ def _consume(flag: Flag, args: Sequence[str], i: int) -> int:
             raise InputError(f"needs {what}", flag.name)
         _check_value(flag, kind, args[j])
         j += 1
+    if flag.name == "-roi":
+        _check_roi(flag, args[i + 1 : j])
     return j
+
+
+def _check_roi(flag: Flag, values: Sequence[str]) -> None:
+    """Refuse an empty ``-roi`` box (a negative bound means the detector's edge)."""
+    xmin, xmax, ymin, ymax = (int(v) for v in values)
+    for axis, low, high in (("X", xmin, xmax), ("Y", ymin, ymax)):
+        if 0 <= high < low:
+            raise InputError(
+                f"the box is empty ({axis}MIN {low} > {axis}MAX {high}); expected "
+                f"{axis}MIN <= {axis}MAX (pixels, inclusive; a negative value means the edge)",
+                flag.name,
+            )
 
 
 def _unknown(token: str) -> InputError:
@@ -1776,40 +1956,94 @@ def _apply_headers(settings: Settings, args: list[str], *, read: bool = True) ->
         _apply_header(settings, img, is_mask=False)
 
 
+#: The header keys the C program takes from -img and -mask files, whether the value must be
+#: positive (else only finite), and what a valid value is.
+_HEADER_KEYS: tuple[tuple[str, bool, str], ...] = (
+    ("PIXEL_SIZE", True, "a pixel size > 0 mm"),
+    ("DISTANCE", True, "a distance > 0 mm"),
+    ("CLOSE_DISTANCE", True, "a distance > 0 mm"),
+    ("WAVELENGTH", True, "a wavelength > 0 Å"),
+    ("BEAM_CENTER_X", False, "a finite beam centre in mm"),
+    ("BEAM_CENTER_Y", False, "a finite beam centre in mm"),
+    ("ORGX", False, "a finite origin in pixels"),
+    ("ORGY", False, "a finite origin in pixels"),
+    ("PHI", False, "a finite angle in degrees"),
+    ("OSC_RANGE", False, "a finite range in degrees"),
+)
+
+
+def _header_entry(header_text: str, key: str) -> str:
+    """The header entry the C program's ``ValueOf`` reads for ``key`` (it takes the key's last
+    occurrence, also inside a longer key): from that line's start to the value's ``;``."""
+    text = header_text.split("\0", 1)[0]
+    found = start = 0
+    while (at := text.find(key, start)) >= 0:
+        found, start = at, at + len(key)
+    line_start = text.rfind("\n", 0, found) + 1
+    equals = text.find("=", found + len(key))
+    end = len(text) if equals < 0 else equals + 1
+    if equals >= 0:
+        stop = re.search(r"[;\n}]", text[end:])
+        end += stop.start() if stop else len(text) - end
+    entry = " ".join(text[line_start:end].split())
+    entry = entry if len(entry) <= 60 else entry[:57] + "..."
+    return entry if entry.isprintable() else repr(entry)[1:-1]
+
+
+def _header_values(header_text: str, path: str) -> dict[str, float]:
+    """The values of :data:`_HEADER_KEYS` a header gives, read as the C program reads them.
+
+    Args:
+        header_text: The SMV header.
+        path: The file, for error lines.
+
+    Returns:
+        Each key that occurs, with its value (mm, Å, pixels or degrees).
+
+    Raises:
+        InputError: A value is not finite, or not positive where it must be.
+    """
+    values: dict[str, float] = {}
+    for key, positive, what in _HEADER_KEYS:
+        value = smv_value_of(header_text, key)
+        if value is None:
+            continue
+        if not math.isfinite(value) or (positive and value <= 0):
+            entry = _header_entry(header_text, key)
+            read_as = "" if entry.startswith(key) else f" (read as {key})"
+            raise InputError(f"header {entry}{read_as}: expected {what}", path)
+        values[key] = value
+    return values
+
+
 def _apply_header(settings: Settings, path: str, *, is_mask: bool) -> None:
+    """Set the detector size and the header's values, as the C program does for -img/-mask.
+
+    Args:
+        settings: Updated in place (mm, Å, pixels, degrees).
+        path: The SMV file.
+        is_mask: A -mask file (its BEAM_CENTER_Y counts from the other edge).
+
+    Raises:
+        InputError: The file cannot be read as SMV, or a value it gives is not valid.
+    """
     image = read_smv(Path(path))
-    text = image.header_text
+    values = _header_values(image.header_text, path)
     width, height = image.data.shape[1], image.data.shape[0]
     settings.detpixels = (width, height)
-    value = smv_value_of(text, "PIXEL_SIZE")
-    if value is not None and not math.isnan(value):
-        settings.pixel_mm = value
-    pixel_m = settings.pixel_mm / 1000.0
-    detsize_s = pixel_m * height
+    settings.pixel_mm = values.get("PIXEL_SIZE", settings.pixel_mm)
+    detsize_s = settings.pixel_mm / 1000.0 * height
     settings.detsize_mm = (settings.pixel_mm * width, settings.pixel_mm * height)
-
-    def get(key: str) -> float | None:
-        v = smv_value_of(text, key)
-        return None if v is None or math.isnan(v) else v
-
-    if (v := get("DISTANCE")) is not None:
-        settings.distance_mm = v
-    if (v := get("CLOSE_DISTANCE")) is not None:
-        settings.close_distance_mm = v
-    if (v := get("WAVELENGTH")) is not None:
-        settings.lambda_A = v
-    if (v := get("BEAM_CENTER_X")) is not None:
-        settings.xbeam_mm = v
-    if (v := get("BEAM_CENTER_Y")) is not None:
+    settings.distance_mm = values.get("DISTANCE", settings.distance_mm)
+    settings.close_distance_mm = values.get("CLOSE_DISTANCE", settings.close_distance_mm)
+    settings.lambda_A = values.get("WAVELENGTH", settings.lambda_A)
+    settings.xbeam_mm = values.get("BEAM_CENTER_X", settings.xbeam_mm)
+    if (v := values.get("BEAM_CENTER_Y")) is not None:
         settings.ybeam_mm = (detsize_s - v / 1000.0) * 1000.0 if is_mask else v
-    if (v := get("ORGX")) is not None:
-        settings.orgx = v
-    if (v := get("ORGY")) is not None:
-        settings.orgy = v
-    if (v := get("PHI")) is not None:
-        settings.phi_deg = v
-    if (v := get("OSC_RANGE")) is not None:
-        settings.osc_deg = v
+    settings.orgx = values.get("ORGX", settings.orgx)
+    settings.orgy = values.get("ORGY", settings.orgy)
+    settings.phi_deg = values.get("PHI", settings.phi_deg)
+    settings.osc_deg = values.get("OSC_RANGE", settings.osc_deg)
 
 
 def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
