@@ -73,27 +73,29 @@ def image_statistics(
     Returns:
         The statistics.
     """
-    img = np.asarray(image, dtype=np.float32)
-    inside = roi_mask(img.shape, roi)
-    rendered = inside if mask is None else inside & np.asarray(mask, dtype=bool)
-    values = img[rendered].astype(np.float64)
-    count = int(values.size)
-    max_I, max_x, max_y = 0.0, 0.0, 0.0
-    if count and float(values.max()) > 0.0:
-        flat = np.where(rendered.reshape(-1), img.reshape(-1).astype(np.float64), -np.inf)
-        index = int(np.argmax(flat))
-        max_I = float(flat[index])
-        slow, fast = divmod(index, img.shape[1])
-        sub = pixel_size / oversample
-        max_x = sub * (fast * oversample + oversample - 1) + sub / 2.0
-        max_y = sub * (slow * oversample + oversample - 1) + sub / 2.0
-    n = count if count > 0 else 1
-    mean = float(values.sum()) / n
-    n = count if count > 1 else 2
-    rms = math.sqrt(float((values * values).sum()) / (n - 1))
-    every = img[inside].astype(np.float64)
-    m = every.size if every.size > 1 else 2
-    rmsd = math.sqrt(float(((every - mean) ** 2).sum()) / (m - 1))
+    # Non-finite or huge pixels must not print numpy's RuntimeWarnings (the caller reports them).
+    with np.errstate(all="ignore"):
+        img = np.asarray(image, dtype=np.float32)
+        inside = roi_mask(img.shape, roi)
+        rendered = inside if mask is None else inside & np.asarray(mask, dtype=bool)
+        values = img[rendered].astype(np.float64)
+        count = int(values.size)
+        max_I, max_x, max_y = 0.0, 0.0, 0.0
+        if count and float(values.max()) > 0.0:
+            flat = np.where(rendered.reshape(-1), img.reshape(-1).astype(np.float64), -np.inf)
+            index = int(np.argmax(flat))
+            max_I = float(flat[index])
+            slow, fast = divmod(index, img.shape[1])
+            sub = pixel_size / oversample
+            max_x = sub * (fast * oversample + oversample - 1) + sub / 2.0
+            max_y = sub * (slow * oversample + oversample - 1) + sub / 2.0
+        n = count if count > 0 else 1
+        mean = float(values.sum()) / n
+        n = count if count > 1 else 2
+        rms = math.sqrt(float((values * values).sum()) / (n - 1))
+        every = img[inside].astype(np.float64)
+        m = every.size if every.size > 1 else 2
+        rmsd = math.sqrt(float(((every - mean) ** 2).sum()) / (m - 1))
     return ImageStats(max_I, max_x, max_y, mean, rms, rmsd, count)
 
 
@@ -118,9 +120,10 @@ def int_image(
     Returns:
         ``(S, F)`` uint16 counts.
     """
-    test = np.asarray(image, dtype=np.float32).astype(np.float64) * scale + adc_offset
-    test = np.clip(test, 0.0, 65535.0)
-    counts = np.floor((test + 0.5).astype(np.float32)).astype(np.uint16)
+    with np.errstate(all="ignore"):  # a huge -scale overflows to inf, which clips to 65535
+        test = np.asarray(image, dtype=np.float32).astype(np.float64) * scale + adc_offset
+        test = np.clip(test, 0.0, 65535.0)
+        counts = np.floor((test + 0.5).astype(np.float32)).astype(np.uint16)
     return np.where(roi_mask(counts.shape, roi), counts, 0).astype(np.uint16)
 
 
@@ -142,7 +145,8 @@ def pgm_image(image: np.ndarray, scale: float, roi: tuple[int, int, int, int]) -
     Returns:
         ``(S, F)`` uint8 grey levels.
     """
-    test = np.asarray(image, dtype=np.float32).astype(np.float64) * scale
-    test = np.minimum(test, 255.0)
-    grey = np.trunc(np.maximum(test, 0.0)).astype(np.uint8)
+    with np.errstate(all="ignore"):  # a huge -pgmscale overflows to inf, which clips to 255
+        test = np.asarray(image, dtype=np.float32).astype(np.float64) * scale
+        test = np.minimum(test, 255.0)
+        grey = np.trunc(np.maximum(test, 0.0)).astype(np.uint8)
     return np.where(roi_mask(grey.shape, roi), grey, 0).astype(np.uint8)

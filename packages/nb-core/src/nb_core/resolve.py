@@ -20,6 +20,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from nb_core.checks import check_settings
+from nb_core.cost import check_counts, count_flags
 from nb_core.crystal.lattice import crystal_basis
 from nb_core.errors import InputError
 from nb_core.geometry.detector import detector_frame
@@ -243,6 +245,7 @@ def resolve(
     device: torch.device | str = "cpu",
     quirks: Quirks | None = None,
     rng: CRandom | None = None,
+    max_seconds: float | None = None,
 ) -> Experiment:
     """Apply the C program's rules to the user's settings.
 
@@ -253,14 +256,19 @@ def resolve(
         device: Device of every parameter tensor.
         quirks: Which C bugs to reproduce (all by default).
         rng: The C program's random-number state, shared with a later noise image.
+        max_seconds: Refuse a job whose estimated render takes longer (s), before its
+            sources, phi steps and mosaic domains are built; None: no time limit (memory is
+            always checked, see :func:`nb_core.cost.check_counts`).
 
     Returns:
         The experiment; ``notes`` holds the lines the C program prints while resolving, and
         ``info`` the plain values its summary reports.
 
     Raises:
-        InputError: The settings cannot describe a simulation (no structure factors, no cell).
+        InputError: The settings cannot describe a simulation (no structure factors, no cell,
+            no physical sense), or the job is too large (memory, or time over ``max_seconds``).
     """
+    check_settings(settings, inputs)
     s = settings
     inputs = inputs or Inputs()
     quirks = quirks or Quirks()
@@ -281,6 +289,13 @@ def resolve(
     spixels = math.ceil(detsize_s / pixel_size - 0.5)
     if fpixels <= 0 or spixels <= 0:
         raise InputError(f"the detector has {fpixels} x {spixels} pixels", "-detpixels")
+    if inputs.mask is not None and tuple(inputs.mask.shape) != (spixels, fpixels):
+        raise InputError(
+            f"the mask is {inputs.mask.shape[1]} x {inputs.mask.shape[0]} pixels but the "
+            f"detector is {fpixels} x {spixels} (fast x slow); expected a mask of the "
+            "detector's size (the mask sets it unless -detpixels follows)",
+            s.mask_file or "-mask",
+        )
 
     # ---- fluence and sample size --------------------------------------------------------------
     fluence = s.fluence
@@ -444,6 +459,21 @@ def resolve(
         dispsteps, dispersion, dispstep = 1, 0.0, 0.0
     if thick <= 0.0 or thickstep <= 0.0 or thicksteps <= 0:
         thicksteps, thick, thickstep = 1, 0.0, 0.0
+    file_sources = len(inputs.sources) if inputs.sources is not None else 0
+    check_counts(
+        fpixels=fpixels,
+        spixels=spixels,
+        roi=roi,  # type: ignore[arg-type]
+        oversample=s.oversample,
+        layers=thicksteps,
+        sources=file_sources or hdivsteps * vdivsteps * dispsteps,
+        phisteps=phisteps,
+        domains=domains,
+        dtype=dtype,
+        device=str(device),
+        flags=count_flags(s.given, hdivsteps * vdivsteps, dispsteps, file_sources > 0),
+        limit_s=max_seconds,
+    )
 
     log(f"{conv} convention selected.")
     if pivot == "sample":

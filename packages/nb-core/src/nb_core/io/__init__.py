@@ -4,6 +4,13 @@ from nb_core.io._atomic import atomic_write_bytes
 from nb_core.io._fdump import read_fdump, write_fdump
 from nb_core.io._hkl import FGrid, HklTable, grid_from_hkl, read_hkl
 from nb_core.io._matrix import read_matrix
+from nb_core.io._outputs import (
+    OutputSet,
+    OutputsInterrupted,
+    check_outputs,
+    recover_outputs,
+    write_output,
+)
 from nb_core.io._raw import read_float_image, read_pgm, write_float_image, write_pgm
 from nb_core.io._smv import SmvImage, read_smv, smv_value_of, write_smv
 from nb_core.io._sources import SourceTable, read_sourcefile
@@ -11,9 +18,12 @@ from nb_core.io._sources import SourceTable, read_sourcefile
 __all__ = [
     "FGrid",
     "HklTable",
+    "OutputSet",
+    "OutputsInterrupted",
     "SmvImage",
     "SourceTable",
     "atomic_write_bytes",
+    "check_outputs",
     "grid_from_hkl",
     "read_fdump",
     "read_float_image",
@@ -22,9 +32,11 @@ __all__ = [
     "read_pgm",
     "read_smv",
     "read_sourcefile",
+    "recover_outputs",
     "smv_value_of",
     "write_fdump",
     "write_float_image",
+    "write_output",
     "write_pgm",
     "write_smv",
 ]

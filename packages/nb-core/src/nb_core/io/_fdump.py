@@ -13,8 +13,9 @@ import re
 import numpy as np
 
 from nb_core.errors import InputError
-from nb_core.io._atomic import PathLike, atomic_write_bytes, read_input_bytes, show
-from nb_core.io._hkl import FGrid
+from nb_core.io._atomic import PathLike, open_input, read_upto, show
+from nb_core.io._hkl import FGrid, check_grid_size
+from nb_core.io._outputs import OutputSet, write_output
 
 __all__ = ["read_fdump", "write_fdump"]
 
@@ -24,15 +25,17 @@ _HEADER_SEARCH = 512
 _INT = re.compile(r"[+-]?\d+")
 
 
-def write_fdump(path: PathLike, grid: FGrid) -> None:
+def write_fdump(path: PathLike, grid: FGrid, *, into: OutputSet | None = None) -> None:
     """Write a grid as the C program's ``Fdump.bin`` (atomically).
 
     Args:
         path: The dump file to write.
         grid: The amplitudes; ``grid.values`` is ``(H, K, L)``. The spare high planes the C
             program writes are zeros.
+        into: Stage the file in this set instead of writing it now.
 
     Raises:
+        ValueError: ``grid.values`` is not a non-empty 3-d array.
         InputError: The file cannot be written.
     """
     values = np.asarray(grid.values, dtype=np.float64)
@@ -43,7 +46,7 @@ def write_fdump(path: PathLike, grid: FGrid) -> None:
     padded[:nh, :nk, :nl] = values
     bounds = (grid.h_min, grid.h_max, grid.k_min, grid.k_max, grid.l_min, grid.l_max)
     header = " ".join(str(int(b)) for b in bounds) + "\n\f"
-    atomic_write_bytes(path, header.encode("ascii") + padded.tobytes())
+    write_output(path, header.encode("ascii") + padded.tobytes(), into)
 
 
 def read_fdump(path: PathLike) -> FGrid:
@@ -61,17 +64,39 @@ def read_fdump(path: PathLike) -> FGrid:
 
     Raises:
         InputError: The file cannot be read, the header is not six integers with
-            ``min <= max`` on each axis, or the data are not exactly
-            ``(H + 1) * (K + 1) * (L + 1)`` float64 values.
+            ``min <= max`` on each axis, the data are not exactly
+            ``(H + 1) * (K + 1) * (L + 1)`` float64 values (a regular file's size is
+            checked before its data are read; a stream is read no further), or the grid is
+            too large to hold (see :func:`~nb_core.io._hkl.check_grid_size`).
     """
-    data = read_input_bytes(path)
-    end = data.find(_HEADER_END, 0, _HEADER_SEARCH)
-    if end < 0:
-        raise InputError(
-            f"{path}: not a structure-factor dump (no header line ending in newline + form feed)",
-            source=path,
-        )
-    header = data[:end].decode("latin-1")
+    handle, size = open_input(path)
+    with handle:
+        head = read_upto(handle, _HEADER_SEARCH, path)
+        end = head.find(_HEADER_END)
+        if end < 0:
+            raise InputError(
+                f"{path}: not a structure-factor dump "
+                "(no header line ending in newline + form feed)",
+                source=path,
+            )
+        header = head[:end].decode("latin-1")
+        h_min, h_max, k_min, k_max, l_min, l_max = _header_bounds(path, header)
+        nh, nk, nl = h_max - h_min + 1, k_max - k_min + 1, l_max - l_min + 1
+        start = end + len(_HEADER_END)
+        expected = (nh + 1) * (nk + 1) * (nl + 1) * 8
+        if size is not None:
+            _check_data_size(path, header, (nh, nk, nl), size - start, more=False)
+        check_grid_size((h_min, h_max, k_min, k_max, l_min, l_max), path)
+        data = head[start:] + read_upto(handle, expected + 1 - (len(head) - start), path)
+        _check_data_size(path, header, (nh, nk, nl), len(data), more=size is None)
+    padded = np.frombuffer(data, dtype="<f8").reshape(nh + 1, nk + 1, nl + 1)
+    # A writable, native-order, C-contiguous copy without the spare planes.
+    values = np.array(padded[:nh, :nk, :nl], dtype=np.float64, order="C")
+    return FGrid(values=values, h_min=h_min, k_min=k_min, l_min=l_min, count=nh * nk * nl)
+
+
+def _header_bounds(path: PathLike, header: str) -> tuple[int, int, int, int, int, int]:
+    """The six index bounds of a dump header line, checked for ``min <= max`` on each axis."""
     tokens = header.split()
     if len(tokens) != 6 or not all(_INT.fullmatch(t) for t in tokens):
         raise InputError(
@@ -80,21 +105,23 @@ def read_fdump(path: PathLike) -> FGrid:
             source=path,
         )
     h_min, h_max, k_min, k_max, l_min, l_max = (int(t) for t in tokens)
-    nh, nk, nl = h_max - h_min + 1, k_max - k_min + 1, l_max - l_min + 1
-    if min(nh, nk, nl) < 1:
+    if min(h_max - h_min, k_max - k_min, l_max - l_min) < 0:
         raise InputError(
             f"{path}: dump header has an empty index range: {show(header)}", source=path
         )
-    start = end + len(_HEADER_END)
+    return h_min, h_max, k_min, k_max, l_min, l_max
+
+
+def _check_data_size(
+    path: PathLike, header: str, shape: tuple[int, int, int], got: int, *, more: bool
+) -> None:
+    """Refuse dump data that are not ``(H + 1) * (K + 1) * (L + 1)`` float64 values."""
+    nh, nk, nl = shape
     expected = (nh + 1) * (nk + 1) * (nl + 1) * 8
-    got = len(data) - start
     if got != expected:
         raise InputError(
-            f"{path}: dump data should be {expected} bytes ({nh + 1}x{nk + 1}x{nl + 1} float64) "
-            f"for header {show(header)}, got {got}",
+            f"{path}: dump data should be {expected} bytes ({nh + 1}x{nk + 1}x{nl + 1} "
+            f"float64) for header {show(header)}, got {got}"
+            + (" or more" if more and got > expected else ""),
             source=path,
         )
-    padded = np.frombuffer(data, dtype="<f8", offset=start).reshape(nh + 1, nk + 1, nl + 1)
-    # A writable, native-order, C-contiguous copy without the spare planes.
-    values = np.array(padded[:nh, :nk, :nl], dtype=np.float64, order="C")
-    return FGrid(values=values, h_min=h_min, k_min=k_min, l_min=l_min, count=nh * nk * nl)

@@ -10,14 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from nb_core.errors import InputError
-from nb_core.io._atomic import PathLike, is_decimal, read_input_bytes, show
+from nb_core.io._atomic import PathLike, describe_bytes, is_decimal, read_input_bytes, show
 
-__all__ = ["FGrid", "HklTable", "grid_from_hkl", "read_hkl"]
+__all__ = ["GRID_LIMIT", "FGrid", "HklTable", "check_grid_size", "grid_from_hkl", "read_hkl"]
 
 # Largest |h|, |k|, |l| accepted: the C program reads the indices into C ints.
 _INDEX_LIMIT = 2**31 - 1
-# Largest structure-factor grid (cells) that grid_from_hkl will allocate: 2**31 float64 = 16 GiB.
-_GRID_LIMIT = 2**31
+#: Largest structure-factor grid (points) nb allocates: 2**28 float64 values = 2 GiB (a 600 Å
+#: cell to 1.9 Å resolution fills 645**3 = 2**28 points).
+GRID_LIMIT = 2**28
+#: Largest HKL text file read (about 40 million reflections).
+HKL_FILE_LIMIT = 1 << 30
 
 _BLANK = " \t\r\v\f"
 _SPLIT = re.compile(r"[ \t\r\v\f]+")
@@ -96,7 +99,9 @@ def read_hkl(path: PathLike) -> HklTable:
         InputError: The file cannot be read, a line is not four numbers, an index is not an
             integer, ``F`` is not finite, or there are no reflections.
     """
-    text = read_input_bytes(path).decode("latin-1")
+    text = read_input_bytes(path, limit=HKL_FILE_LIMIT, kind="HKL file", text=True).decode(
+        "latin-1"
+    )
     rows = _fast_parse(text)
     if rows is None:
         rows = _careful_parse(text, path)
@@ -128,12 +133,9 @@ def grid_from_hkl(table: HklTable, default_F: float) -> FGrid:
     lo = idx.min(axis=0)
     hi = idx.max(axis=0)
     nh, nk, nl = (int(n) for n in hi - lo + 1)
-    cells = nh * nk * nl
-    if cells > _GRID_LIMIT:
-        raise InputError(
-            f"hkl table: index ranges h {lo[0]}..{hi[0]}, k {lo[1]}..{hi[1]}, l {lo[2]}..{hi[2]} "
-            f"make a grid of {cells} points, too large"
-        )
+    check_grid_size(
+        (int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]), int(lo[2]), int(hi[2])), "-hkl"
+    )
     values = np.full((nh, nk, nl), float(default_F), dtype=np.float64)
     rel = idx - lo
     flat: np.ndarray = (rel[:, 0] * nk + rel[:, 1]) * nl + rel[:, 2]
@@ -149,6 +151,49 @@ def grid_from_hkl(table: HklTable, default_F: float) -> FGrid:
         l_min=int(lo[2]),
         count=int(idx.shape[0]),
     )
+
+
+def check_grid_size(bounds: tuple[int, int, int, int, int, int], source: PathLike) -> None:
+    """Refuse a structure-factor grid too large to hold, before it is allocated.
+
+    The grid is refused when it has more than :data:`GRID_LIMIT` points, or when it and the
+    copies a run makes of it (the dump file's padded copy and its bytes, the render's copy)
+    would not fit in 80% of the memory available now.
+
+    Args:
+        bounds: ``(h_min, h_max, k_min, k_max, l_min, l_max)`` of the grid.
+        source: The flag or file the grid comes from, for the message.
+
+    Raises:
+        InputError: The grid is too large.
+    """
+    from nb_core.cost import MEMORY_FRACTION, available_memory
+
+    h_min, h_max, k_min, k_max, l_min, l_max = bounds
+    cells = (h_max - h_min + 1) * (k_max - k_min + 1) * (l_max - l_min + 1)
+    ranges = f"h {h_min}..{h_max}, k {k_min}..{k_max}, l {l_min}..{l_max}"
+    size = describe_bytes(cells * 8)
+    if cells > GRID_LIMIT:
+        raise InputError(
+            f"index ranges {ranges} make a grid of {cells} structure factors ({size} of "
+            f"float64), too large: nb holds at most {GRID_LIMIT} "
+            f"({describe_bytes(GRID_LIMIT * 8)}); check the file for a stray index",
+            source,
+        )
+    need = cells * 8 * GRID_COPIES
+    avail = available_memory()
+    if need > MEMORY_FRACTION * avail:
+        raise InputError(
+            f"index ranges {ranges} make a grid of {cells} structure factors ({size}); "
+            f"with its copies it needs {describe_bytes(need)}, more than "
+            f"{MEMORY_FRACTION:.0%} of the {describe_bytes(avail)} of memory available",
+            source,
+        )
+
+
+#: Copies of the grid a run holds at its busiest (float64 values, the dump file's padded copy,
+#: its bytes and the file image they are joined into).
+GRID_COPIES = 4
 
 
 def _fast_parse(text: str) -> np.ndarray | None:

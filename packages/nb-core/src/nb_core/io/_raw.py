@@ -8,7 +8,8 @@ import re
 import numpy as np
 
 from nb_core.errors import InputError
-from nb_core.io._atomic import PathLike, atomic_write_bytes, read_input_bytes
+from nb_core.io._atomic import PathLike, open_input, read_input_bytes, read_upto
+from nb_core.io._outputs import OutputSet, write_output
 
 __all__ = ["c_format_g", "read_float_image", "read_pgm", "write_float_image", "write_pgm"]
 
@@ -17,12 +18,13 @@ _PGM_SKIP = re.compile(rb"(?:[ \t\n\v\f\r]+|#[^\n\r]*)*")
 _PGM_FIELD = re.compile(rb"\d+")
 
 
-def write_float_image(path: PathLike, image: np.ndarray) -> None:
+def write_float_image(path: PathLike, image: np.ndarray, *, into: OutputSet | None = None) -> None:
     """Write an image as raw float32, little-endian, fast index varying fastest (atomically).
 
     Args:
         path: The file to write.
         image: ``(S, F)`` pixel values (slow, fast), photons per pixel.
+        into: Stage the file in this set instead of writing it now.
 
     Raises:
         ValueError: ``image`` is not 2-d.
@@ -31,7 +33,7 @@ def write_float_image(path: PathLike, image: np.ndarray) -> None:
     array = np.asarray(image)
     if array.ndim != 2:
         raise ValueError(f"float image must be a 2-d (slow, fast) array, got shape {array.shape}")
-    atomic_write_bytes(path, np.ascontiguousarray(array, dtype="<f4").tobytes())
+    write_output(path, np.ascontiguousarray(array, dtype="<f4").tobytes(), into)
 
 
 def read_float_image(path: PathLike, fpixels: int, spixels: int) -> np.ndarray:
@@ -46,14 +48,19 @@ def read_float_image(path: PathLike, fpixels: int, spixels: int) -> np.ndarray:
         ``(S, F)`` float32 pixels, native byte order.
 
     Raises:
-        InputError: The file cannot be read or is not exactly ``4 * F * S`` bytes.
+        InputError: The file cannot be read or is not exactly ``4 * F * S`` bytes (a regular
+            file's size is checked before it is read; a stream is read no further than that).
     """
-    raw = read_input_bytes(path)
     expected = 4 * int(fpixels) * int(spixels)
-    if len(raw) != expected:
+    handle, size = open_input(path)
+    with handle:
+        raw = b"" if size not in (None, expected) else read_upto(handle, expected + 1, path)
+    got = len(raw) if size in (None, expected) else size
+    if got != expected:
+        more = " or more" if size is None and got > expected else ""
         raise InputError(
             f"{path}: float image should be {expected} bytes "
-            f"({fpixels}x{spixels} float32), got {len(raw)}",
+            f"({fpixels}x{spixels} float32), got {got}{more}",
             source=path,
         )
     return np.frombuffer(raw, dtype="<f4").reshape(int(spixels), int(fpixels)).astype(np.float32)
@@ -71,7 +78,9 @@ def c_format_g(value: float) -> str:
     return f"{value:g}"
 
 
-def write_pgm(path: PathLike, pixels: np.ndarray, scale: float) -> None:
+def write_pgm(
+    path: PathLike, pixels: np.ndarray, scale: float, *, into: OutputSet | None = None
+) -> None:
     """Write an 8-bit binary PGM exactly as the C program writes its ``-pgmfile`` (atomically).
 
     The file is ``P5``, the size ``F S``, a comment ``# pixels scaled by <scale>`` (C ``%lg``),
@@ -81,6 +90,7 @@ def write_pgm(path: PathLike, pixels: np.ndarray, scale: float) -> None:
         path: The file to write.
         pixels: ``(S, F)`` uint8 pixels (slow, fast).
         scale: The scale the pixels were multiplied by (for the comment line).
+        into: Stage the file in this set instead of writing it now.
 
     Raises:
         ValueError: ``pixels`` is not a 2-d uint8 array.
@@ -93,7 +103,7 @@ def write_pgm(path: PathLike, pixels: np.ndarray, scale: float) -> None:
         )
     slow, fast = array.shape
     head = f"P5\n{fast} {slow}\n# pixels scaled by {c_format_g(scale)}\n255\n"
-    atomic_write_bytes(path, head.encode("ascii") + np.ascontiguousarray(array).tobytes())
+    write_output(path, head.encode("ascii") + np.ascontiguousarray(array).tobytes(), into)
 
 
 def read_pgm(path: PathLike) -> np.ndarray:

@@ -11,11 +11,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
 from nb_core.errors import InputError
-from nb_core.io._atomic import PathLike, atomic_write_bytes, read_input_bytes, show
+from nb_core.io._atomic import PathLike, describe_bytes, open_input, read_upto, show
+from nb_core.io._outputs import OutputSet, write_output
 
 __all__ = ["SmvImage", "c_atof", "read_smv", "smv_value_of", "write_smv"]
 
@@ -30,7 +32,7 @@ _ATOF = re.compile(
       | (?P<inf>[+-]?inf(?:inity)?)
       | (?P<nan>[+-]?nan(?:\([0-9a-z_]*\))?)
     )""",
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
 _RESERVED = ("HEADER_BYTES", "DIM", "BYTE_ORDER", "TYPE", "SIZE1", "SIZE2")
 
@@ -135,16 +137,66 @@ def read_smv(path: PathLike) -> SmvImage:
 
     Raises:
         InputError: The file cannot be read, is not an SMV image, its header lacks or has
-            bad sizes, type or byte order, or the file is too short for its pixels.
+            bad sizes, type or byte order, has no ``}`` in its first 1 MiB or gives more than
+            :data:`SMV_PIXEL_LIMIT` pixels, or the file is too short for its pixels (a
+            regular file's size is checked before its pixels are read; a pipe is read no
+            further than its header and pixels reach, and is refused if it goes on).
     """
-    raw = read_input_bytes(path)
-    if not raw.startswith(b"{"):
+    handle, size = open_input(path)
+    with handle:
+        head = _read_header(handle, path)
+        close = head.find(b"}")
+        header_text = head[: close + 1].decode("latin-1")
+        header = _parse_header(header_text)
+        header_bytes, fast, slow, order = _layout(path, header)
+        need = 2 * fast * slow
+        if size is None:
+            _check_pixel_count(path, fast, slow)
+            whole = _read_stream(handle, head, path, header_bytes, need)
+            start = _pixel_start(path, len(whole), header_bytes, close, fast, slow)
+            pixel_bytes = whole[start : start + need]
+        else:
+            start = _pixel_start(path, size, header_bytes, close, fast, slow)
+            _check_pixel_count(path, fast, slow)
+            try:
+                handle.seek(start)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read ({exc.strerror})", source=path) from None
+            pixel_bytes = read_upto(handle, need, path)
+    if len(pixel_bytes) != need:
+        raise InputError(f"{path}: SMV file ended before its {fast}x{slow} pixels", source=path)
+    dtype = "<u2" if order == "little_endian" else ">u2"
+    data = np.frombuffer(pixel_bytes, dtype=dtype).reshape(slow, fast).astype(np.uint16)
+    return SmvImage(header=header, header_text=header_text, header_bytes=header_bytes, data=data)
+
+
+#: Most header bytes searched for the closing ``}``.
+SMV_HEADER_LIMIT = 1 << 20
+#: Most pixels read from an SMV image (2**30: 2 GiB of 16-bit pixels, 32768 x 32768).
+SMV_PIXEL_LIMIT = 1 << 30
+
+
+def _read_header(handle: BinaryIO, path: PathLike) -> bytes:
+    """The file's first bytes, up to and including the block that holds the closing ``}``."""
+    head = read_upto(handle, _BLOCK, path)
+    if not head.startswith(b"{"):
         raise InputError(f"{path}: not an SMV image (does not start with '{{')", source=path)
-    close = raw.find(b"}")
-    if close < 0:
-        raise InputError(f"{path}: SMV header has no closing '}}'", source=path)
-    header_text = raw[: close + 1].decode("latin-1")
-    header = _parse_header(header_text)
+    while b"}" not in head:
+        block = read_upto(handle, min(64 * _BLOCK, SMV_HEADER_LIMIT - len(head)), path)
+        if not block:
+            if len(head) >= SMV_HEADER_LIMIT:
+                raise InputError(
+                    f"{path}: SMV header has no closing '}}' in its first "
+                    f"{describe_bytes(SMV_HEADER_LIMIT)}",
+                    source=path,
+                )
+            raise InputError(f"{path}: SMV header has no closing '}}'", source=path)
+        head += block
+    return head
+
+
+def _layout(path: PathLike, header: dict[str, str]) -> tuple[int, int, int, str]:
+    """``(HEADER_BYTES, fast pixels, slow pixels, byte order)`` of a parsed header, checked."""
 
     def integer(key: str) -> int:
         text = header.get(key)
@@ -173,23 +225,57 @@ def read_smv(path: PathLike) -> SmvImage:
             f"{path}: SMV BYTE_ORDER should be little_endian or big_endian, got {show(order)}",
             source=path,
         )
+    return header_bytes, fast, slow, order
+
+
+def _check_pixel_count(path: PathLike, fast: int, slow: int) -> None:
+    if fast * slow > SMV_PIXEL_LIMIT:
+        raise InputError(
+            f"{path}: SMV header gives {fast}x{slow} pixels; nb reads at most "
+            f"{SMV_PIXEL_LIMIT} pixels ({describe_bytes(2 * SMV_PIXEL_LIMIT)}) from an image",
+            source=path,
+        )
+
+
+def _read_stream(
+    handle: BinaryIO, head: bytes, path: PathLike, header_bytes: int, need: int
+) -> bytes:
+    """All of a stream's bytes, read no further than its header and pixels can reach."""
+    limit = max(header_bytes, len(head)) + need
+    whole = head + read_upto(handle, limit + 1 - len(head), path)
+    if len(whole) > limit:
+        raise InputError(
+            f"{path}: SMV stream goes on past its {header_bytes}-byte header and its "
+            f"{need} bytes of pixels",
+            source=path,
+        )
+    return whole
+
+
+def _pixel_start(
+    path: PathLike, size: int, header_bytes: int, close: int, fast: int, slow: int
+) -> int:
+    """Where the pixels of a ``size``-byte file start (see :func:`read_smv`)."""
     need = 2 * fast * slow
-    start = len(raw) - need
+    start = size - need
     if start < header_bytes:
         raise InputError(
-            f"{path}: SMV file is {len(raw)} bytes, too short for a {header_bytes}-byte header "
+            f"{path}: SMV file is {size} bytes, too short for a {header_bytes}-byte header "
             f"and {fast}x{slow} 16-bit pixels ({header_bytes + need} bytes)",
             source=path,
         )
     if close + 1 > start:
         start = header_bytes
-    dtype = "<u2" if order == "little_endian" else ">u2"
-    pixels = np.frombuffer(raw, dtype=dtype, count=fast * slow, offset=start)
-    data = pixels.reshape(slow, fast).astype(np.uint16)
-    return SmvImage(header=header, header_text=header_text, header_bytes=header_bytes, data=data)
+    return start
 
 
-def write_smv(path: PathLike, data: np.ndarray, header: Sequence[tuple[str, str]]) -> None:
+def write_smv(
+    path: PathLike,
+    data: np.ndarray,
+    header: Sequence[tuple[str, str]],
+    *,
+    into: OutputSet | None = None,
+) -> None:
     """Write an SMV image with unsigned 16-bit little-endian pixels (atomically).
 
     The header is ``{``, then ``HEADER_BYTES``, ``DIM=2``, ``BYTE_ORDER=little_endian``,
@@ -201,6 +287,7 @@ def write_smv(path: PathLike, data: np.ndarray, header: Sequence[tuple[str, str]
         path: The image file to write.
         data: ``(S, F)`` pixels (slow, fast): uint16, or integers within 0..65535.
         header: ``(KEY, VALUE)`` pairs after ``SIZE2``, values already formatted.
+        into: Stage the file in this set instead of writing it now.
 
     Raises:
         ValueError: ``data`` is not 2-d 16-bit data, or a key or value cannot be written
@@ -229,7 +316,7 @@ def write_smv(path: PathLike, data: np.ndarray, header: Sequence[tuple[str, str]
         if len(text) <= size:
             break
         size = -(-len(text) // _BLOCK) * _BLOCK
-    atomic_write_bytes(path, text.ljust(size, b" ") + pixels.astype("<u2").tobytes())
+    write_output(path, text.ljust(size, b" ") + pixels.astype("<u2").tobytes(), into)
 
 
 def _parse_header(text: str) -> dict[str, str]:

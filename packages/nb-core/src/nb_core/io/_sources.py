@@ -63,7 +63,8 @@ def read_sourcefile(
 
     Raises:
         InputError: The file cannot be read, a token is not a number, a value is infinite,
-            a line has more than five numbers, or there are no sources.
+            a line has more than five numbers, a source sits at the sample (0 0 0), has a
+            negative intensity or a wavelength that is not positive, or there are no sources.
     """
     beam = np.asarray(beam_vector, dtype=np.float64).reshape(3)
     defaults = [*(-float(source_distance_m) * beam), 1.0, float(lambda0_m)]
@@ -91,6 +92,7 @@ def read_sourcefile(
                     source=path,
                 )
             row[column] = value
+        _check_source(row, where, path)
         rows.append(row)
     if not rows:
         raise InputError(f"{path}: no sources (expected lines of 'X Y Z I lambda')", source=path)
@@ -100,3 +102,25 @@ def read_sourcefile(
         intensities=table[:, 3].copy(),
         wavelengths=table[:, 4].copy(),
     )
+
+
+def _check_source(row: list[float], where: str, path: PathLike) -> None:
+    """Refuse a source that makes no physical sense (values as read: m, relative, m)."""
+    x, y, z, intensity, wavelength = row
+    if x == 0.0 and y == 0.0 and z == 0.0:
+        raise InputError(
+            f"{where}: the source is at the sample (0 0 0); expected X Y Z (m) pointing from "
+            "the sample toward the source",
+            source=path,
+        )
+    if intensity < 0.0:
+        raise InputError(
+            f"{where}: I must be zero or more, got {intensity:g}",
+            source=path,
+        )
+    if wavelength <= 0.0:
+        raise InputError(
+            f"{where}: lambda must be a positive wavelength in metres (e.g. 1e-10), "
+            f"got {wavelength:g}",
+            source=path,
+        )
