@@ -65,8 +65,8 @@ def simulate_command(args: list[str], *, workdir: str | Path | None = None) -> i
     show = settings.progress and not settings.printout and not quiet and sys.stdout.isatty()
     try:
         with _progress_bar(show) as progress:
-            result = run_simulation(prepared, say=say, progress=progress)
-    except OSError as exc:
+            result = run_simulation(prepared, say=say, progress=progress, catch_signals=True)
+    except OSError as exc:  # e.g. the -outdir folder cannot be created
         name = exc.filename if exc.filename else "output"
         raise InputError(f"cannot write: {exc.strerror or exc}", name) from None
     if settings.printout:

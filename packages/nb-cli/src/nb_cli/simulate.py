@@ -20,9 +20,24 @@ import torch
 
 from nb_cli.flags import ParsedArgs, parse_args
 from nb_cli.summary import BANNER, resolution_lines, statistics_lines
+from nb_core.checks import check_image_finite
+from nb_core.cost import (
+    TIME_LIMIT_S,
+    available_memory,
+    check_cost,
+    count_flags,
+    estimate_cost,
+)
 from nb_core.errors import InputError
 from nb_core.images import image_statistics, int_image, intfile_scale, pgm_image, pgm_scale
-from nb_core.io import write_fdump, write_float_image, write_pgm, write_smv
+from nb_core.io import (
+    OutputSet,
+    check_outputs,
+    write_fdump,
+    write_float_image,
+    write_pgm,
+    write_smv,
+)
 from nb_core.noise import poisson_noise_image
 from nb_core.params import Experiment
 from nb_core.render import kernel_in_cache, render, solid_angle_total
@@ -30,7 +45,15 @@ from nb_core.resolve import Inputs, load_inputs, resolve
 from nb_core.rng import CRandom
 from nb_core.units import RTD
 
-__all__ = ["Prepared", "SimulationResult", "prepare", "run_simulation", "smv_header"]
+__all__ = [
+    "Prepared",
+    "SimulationResult",
+    "check_run_outputs",
+    "output_files",
+    "prepare",
+    "run_simulation",
+    "smv_header",
+]
 
 Printer = Callable[[str], None]
 
@@ -58,14 +81,53 @@ class Prepared:
 COMPILE_THRESHOLD = 2e8
 
 
-def kernel_cache_dir() -> Path:
-    """Where compiled kernels are kept: ``$NB_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/nb/kernels``
-    (``~/.cache/nb/kernels``)."""
+def _cache_location() -> tuple[Path | None, str]:
+    """The kernel folder and the base it lies in (None: no base), with the base's name."""
     explicit = os.environ.get("NB_KERNEL_CACHE")
     if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nb" / "kernels"
+        folder = Path(explicit).absolute()
+        where = f"the folder of NB_KERNEL_CACHE ({folder.parent})"
+        return (folder if folder.parent.is_dir() else None), where
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):  # the XDG rule: a relative value is ignored
+        base = Path(xdg)
+        return (base / "nb" / "kernels" if base.is_dir() else None), f"XDG_CACHE_HOME ({base})"
+    home = os.environ.get("HOME", "")
+    if not os.path.isabs(home):
+        return None, "HOME (unset or not an absolute path)"
+    base = Path(home)
+    return (base / ".cache" / "nb" / "kernels" if base.is_dir() else None), f"HOME ({base})"
+
+
+def kernel_cache_dir(say: Printer | None = None, *, note_missing: bool = False) -> Path | None:
+    """Where compiled kernels are kept, or None when there is no cache to use.
+
+    ``$NB_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/nb/kernels``, else ``~/.cache/nb/kernels``.
+    nb creates folders only below a base that exists (the folder above ``$NB_KERNEL_CACHE``,
+    ``$XDG_CACHE_HOME`` or ``$HOME``), never the base itself. A folder that another user owns
+    or that its group or others may write to is not used: its packages could run anyone's code.
+
+    Args:
+        say: Where a one-line note goes when there is no cache to use (None: no note).
+        note_missing: Also say so when the base does not exist (for ``-compile on``); a
+            folder that is not safe is always noted.
+
+    Returns:
+        The folder (it may not exist yet), or None.
+    """
+    from nb_core.kernels import cache_folder_problem
+
+    folder, base = _cache_location()
+    if folder is None:
+        if say is not None and note_missing:
+            say(f"note: no kernel cache: {base} does not exist; the kernel is compiled in this run")
+        return None
+    problem = cache_folder_problem(folder)
+    if problem is not None:
+        if say is not None:
+            say(f"note: kernel cache {folder} is not used: {problem}")
+        return None
+    return folder
 
 
 def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
@@ -80,10 +142,12 @@ def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
     compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
     if work > COMPILE_THRESHOLD and (device != "cpu" or compiler is not None):
         return True
-    # A smaller job compiles only if its kernel is already built (loading costs milliseconds).
+    # A smaller job compiles only if nb has already built its kernel (loading costs
+    # milliseconds); no usable cache folder means no built kernel.
     try:
-        return kernel_in_cache(experiment.params, experiment.static, kernel_cache_dir())
-    except (OSError, RuntimeError):  # an unreadable cache folder or no home directory
+        cache = kernel_cache_dir()
+        return cache is not None and kernel_in_cache(experiment.params, experiment.static, cache)
+    except (OSError, RuntimeError):  # an unreadable cache folder
         return False
 
 
@@ -106,17 +170,8 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 40
+    """Bytes of host memory available now (see :func:`nb_core.cost.available_memory`)."""
+    return available_memory()
 
 
 def prepare(
@@ -148,6 +203,7 @@ def prepare(
         raise InputError(f"expected cpu or cuda, got {device!r}", "-device")
     base = Path(workdir if workdir is not None else str(parsed.nb.get("outdir", ".")))
     settings = parsed.settings
+    force = bool(parsed.nb.get("force"))
     inputs = load_inputs(settings, workdir=Path("."))
     experiment = resolve(
         settings,
@@ -156,18 +212,25 @@ def prepare(
         device=device,
         quirks=parsed.quirks,
         rng=CRandom(),
+        max_seconds=None if force else TIME_LIMIT_S,
     )
     st = experiment.static
-    bytes_per = 4 if dtype_name == "float32" else 8
-    need = st.fpixels * st.spixels * (bytes_per + 4 + 2 + 2 + 1) + (1 << 27)
-    avail = _available_memory()
-    if need > avail:
-        flag = "-detpixels" if settings.detpixels != (0, 0) else "-detsize"
-        raise InputError(
-            f"{st.fpixels} x {st.spixels} pixels need {need / 2**30:.1f} GiB for the images; "
-            f"{avail / 2**30:.1f} GiB is available",
-            flag,
-        )
+    grid = inputs.fgrid
+    cost = estimate_cost(
+        st,
+        dtype=_DTYPES[dtype_name],
+        device=device,
+        grid_points=0 if grid is None else int(grid.values.size),
+        writes_dump=inputs.fgrid_from == "hkl",
+        compiled=str(parsed.nb.get("compile", "auto")) != "off",
+        flags=count_flags(
+            settings.given,
+            int(experiment.info["divsteps"]),
+            int(experiment.info["dispsteps"]),
+            inputs.sources is not None,
+        ),
+    )
+    check_cost(cost, force=force, available=_available_memory())
     use_compile = _want_compile(str(parsed.nb.get("compile", "auto")), experiment, device)
     return Prepared(
         parsed=parsed, inputs=inputs, experiment=experiment, workdir=base, compile=use_compile
@@ -175,8 +238,49 @@ def prepare(
 
 
 def _out_path(base: Path, name: str) -> Path:
+    """An output name as a path: absolute names as they are, others inside ``base``."""
     p = Path(name)
     return p if p.is_absolute() else base / p
+
+
+def output_files(prepared: Prepared) -> list[tuple[str, Path]]:
+    """Every file a run writes, in the order it writes them, with the flag that names each.
+
+    The dump file (``-dump``, default ``Fdump.bin``) when ``-hkl`` is given; the float image and
+    the SMV image always; the PGM unless ``-nopgm``; the noise image unless ``-nonoise``.
+
+    Args:
+        prepared: A prepared run.
+
+    Returns:
+        ``(flag, path)`` pairs.
+    """
+    s, base = prepared.parsed.settings, prepared.workdir
+    files: list[tuple[str, Path]] = []
+    if prepared.inputs.fgrid_from == "hkl" and prepared.inputs.fgrid is not None:
+        files.append(("-dump", _out_path(base, s.dump_file)))
+    files.append(("-floatfile", _out_path(base, s.floatfile)))
+    files.append(("-intfile", _out_path(base, s.intfile)))
+    if s.write_pgm:
+        files.append(("-pgmfile", _out_path(base, s.pgmfile)))
+    if s.write_noise:
+        files.append(("-noisefile", _out_path(base, s.noisefile)))
+    return files
+
+
+def check_run_outputs(prepared: Prepared) -> None:
+    """Check, before rendering, that every output of the run can be written.
+
+    Each output must have an existing, writable folder (the run's own ``-outdir`` may still be
+    missing: it is created) and must not be a folder; no two outputs may be the same file.
+
+    Args:
+        prepared: A prepared run.
+
+    Raises:
+        InputError: The first output that cannot be written, naming its flag and path.
+    """
+    check_outputs(output_files(prepared), created=[prepared.workdir])
 
 
 def smv_header(experiment: Experiment) -> list[tuple[str, str]]:
@@ -225,13 +329,11 @@ def _render(
 ) -> torch.Tensor:
     exp = prepared.experiment
     if prepared.compile:
+        asked = str(prepared.parsed.nb.get("compile", "auto")) == "on"
+        cache = kernel_cache_dir(say, note_missing=asked)
         try:
             return render(
-                exp.params,
-                exp.static,
-                progress=progress,
-                compile=True,
-                kernel_cache=kernel_cache_dir(),
+                exp.params, exp.static, progress=progress, compile=True, kernel_cache=cache
             )
         except Exception as exc:  # a missing compiler or an unsupported device: fall back
             reason = " ".join(str(exc).split())[:200]
@@ -246,33 +348,33 @@ def run_simulation(
     *,
     say: Printer = print,
     progress: Callable[[int, int], None] | None = None,
+    catch_signals: bool = False,
 ) -> SimulationResult:
-    """Render and write every output the command asks for.
+    """Render and write every output the command asks for, as one set.
+
+    The outputs are checked before the render (:func:`check_run_outputs`); after it they are
+    staged beside their targets and renamed into place together (:class:`nb_core.io.OutputSet`),
+    so a failure leaves every earlier file as it was.
 
     Args:
         prepared: A prepared run.
         say: Where console lines go.
         progress: Progress callback (pixels done, total).
+        catch_signals: Abort cleanly on SIGINT, SIGTERM and SIGHUP while the files are written
+            (for the command line; the previous handlers are restored afterwards).
 
     Returns:
         The image and the files written.
-    """
-    parsed, exp = prepared.parsed, prepared.experiment
-    s = parsed.settings
-    st = exp.static
-    written: list[Path] = []
-    base = prepared.workdir
-    base.mkdir(parents=True, exist_ok=True)
 
+    Raises:
+        InputError: An output cannot be written; no output was changed.
+    """
+    check_run_outputs(prepared)
+    exp, s, st = prepared.experiment, prepared.parsed.settings, prepared.experiment.static
     say(BANNER)
     for line in exp.notes:
         say(line)
-    if prepared.inputs.fgrid_from == "hkl" and prepared.inputs.fgrid is not None:
-        dump = _out_path(base, s.dump_file)
-        write_fdump(dump, prepared.inputs.fgrid)
-        written.append(dump)
-    noise = s.write_noise
-    for line in resolution_lines(exp, s, noise=noise):
+    for line in resolution_lines(exp, s, noise=s.write_noise):
         say(line)
 
     t0 = time.perf_counter()
@@ -281,43 +383,71 @@ def run_simulation(
         solid = float(solid_angle_total(exp.params, st))
     seconds = time.perf_counter() - t0
     image = image_t.detach().to("cpu", torch.float32).numpy()
-    mask = prepared.inputs.mask
-    stats = image_statistics(image, st.roi, mask, exp.info["pixel_size"], st.oversample)
+    check_image_finite(image, s)
+    made = _make_folder(prepared.workdir)
+    try:
+        with OutputSet(catch_signals=catch_signals) as outputs:
+            _write_outputs(prepared, image, solid, outputs, say)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    return SimulationResult(image=image, written=outputs.written, seconds=seconds)
 
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed run created, where they are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _write_outputs(
+    prepared: Prepared, image: np.ndarray, solid: float, outputs: OutputSet, say: Printer
+) -> None:
+    """Stage the dump, float, SMV, PGM and noise files of a rendered run, with their lines."""
+    exp, s, st = prepared.experiment, prepared.parsed.settings, prepared.experiment.static
+    base = prepared.workdir
+    if prepared.inputs.fgrid_from == "hkl" and prepared.inputs.fgrid is not None:
+        write_fdump(_out_path(base, s.dump_file), prepared.inputs.fgrid, into=outputs)
+    stats = image_statistics(
+        image, st.roi, prepared.inputs.mask, exp.info["pixel_size"], st.oversample
+    )
     say("")
     lines = list(statistics_lines(stats, solid))
     say(lines[0])
-    floatfile = _out_path(base, s.floatfile)
     say(f"writing {s.floatfile} as {st.fpixels * st.spixels} 4-byte floats")
-    write_float_image(floatfile, image)
-    written.append(floatfile)
+    write_float_image(_out_path(base, s.floatfile), image, into=outputs)
     for line in lines[1:]:
         say(line)
     scale = intfile_scale(stats.max_I, s.intfile_scale)
     say(f"intfile_scale = {scale:g}")
     header = smv_header(exp)
-    intfile = _out_path(base, s.intfile)
     say(f"writing {s.intfile} as 2-byte integers")
-    write_smv(intfile, int_image(image, scale, s.adc_offset, st.roi), header)
-    written.append(intfile)
+    pixels = int_image(image, scale, s.adc_offset, st.roi)
+    write_smv(_out_path(base, s.intfile), pixels, header, into=outputs)
     if s.write_pgm:
         pscale = pgm_scale(stats, scale, s.pgm_scale)
         say(f"pgm_scale = {pscale:g}")
-        pgmfile = _out_path(base, s.pgmfile)
         say(f"writing {s.pgmfile} as 1-byte integers")
-        write_pgm(pgmfile, pgm_image(image, pscale, st.roi), pscale)
-        written.append(pgmfile)
-    if noise:
+        pgm = pgm_image(image, pscale, st.roi)
+        write_pgm(_out_path(base, s.pgmfile), pgm, pscale, into=outputs)
+    if s.write_noise:
         seed = s.seed if s.seed is not None else -int(time.time())
         result = poisson_noise_image(
             image, seed=-seed, adc_offset=s.adc_offset, roi=st.roi, rng=exp.info["rng"]
         )
         say(f"{result.photons:.0f} photons on noise image ({result.overloads} overloads)")
-        noisefile = _out_path(base, s.noisefile)
         say(f"writing {s.noisefile} as 2-byte integers")
-        write_smv(noisefile, result.image, header)
-        written.append(noisefile)
-    return SimulationResult(image=image, written=written, seconds=seconds)
+        write_smv(_out_path(base, s.noisefile), result.image, header, into=outputs)
 
 
 def stderr(line: str) -> None:
