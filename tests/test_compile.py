@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import pytest
@@ -56,6 +57,9 @@ def test_ahead_of_time_kernel_matches_eager_and_is_reused(tmp_path) -> None:
         )
     assert sorted(tmp_path.glob("chunk-*.pt2")) == packages
     assert packages[0].stat().st_mtime_ns == stamp
+    # beside the package: its SHA-256, in sha256sum format, which is what makes it nb's own
+    digest = hashlib.sha256(packages[0].read_bytes()).hexdigest()
+    assert kernels.digest_path(packages[0]).read_text() == f"{digest}  {packages[0].name}\n"
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
     for image in (built, loaded):
         assert float((image - eager).norm() / eager.norm()) <= 1e-6
@@ -65,3 +69,5 @@ def test_ahead_of_time_kernel_matches_eager_and_is_reused(tmp_path) -> None:
     other = parse_args([*FLAGS, "-detpixels", "48"])
     other_exp = resolve(other.settings, load_inputs(other.settings), dtype=torch.float64)
     assert not kernel_in_cache(other_exp.params, other_exp.static, tmp_path, max_evaluations=30_000)
+    kernels.digest_path(packages[0]).unlink()
+    assert not kernel_in_cache(exp.params, exp.static, tmp_path, max_evaluations=30_000)

@@ -11,13 +11,22 @@ of ``nb_core`` itself.
 The first render of a new key pays for the export and the compilation (tens of seconds); the
 file is written to a temporary name and renamed, so concurrent processes never read half a
 package.
+
+Loading a package runs its native code, so only packages nb wrote are loaded: beside each
+``chunk-<key>.pt2`` nb writes ``chunk-<key>.pt2.sha256`` (the SHA-256 of the package bytes, in
+``sha256sum`` format), after the package and atomically. A package whose digest file is
+missing or does not match is not in the cache: it is built again and replaced. A folder that
+another user owns, or that its group or everyone may write to, is not used at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import platform
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,12 +35,24 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["ChunkKernel", "aot_chunk_kernel", "kernel_key", "kernel_path"]
+__all__ = [
+    "ChunkKernel",
+    "KernelCacheError",
+    "aot_chunk_kernel",
+    "cache_folder_problem",
+    "digest_path",
+    "kernel_key",
+    "kernel_path",
+    "package_in_cache",
+]
 
 #: ``kernel(pixel_index, disabled, first, *inputs) -> (values, disabled, first_pending)``
 ChunkKernel = Callable[..., tuple[Tensor, Tensor, Tensor]]
 
 _LOADED: dict[str, ChunkKernel] = {}
+
+#: Ending of the digest file kept beside each package.
+_DIGEST_SUFFIX = ".sha256"
 
 
 @functools.cache
@@ -54,6 +75,11 @@ def _describe(t: Tensor | None) -> str:
 def kernel_key(static: object, example: Sequence[Tensor | None]) -> str:
     """The cache key of a chunk kernel.
 
+    Besides the inputs it covers the torch version, nb_core's source and the machine: the
+    processor architecture and the vector instruction set torch uses (a package compiled for
+    AVX512 would not run on a processor without it, e.g. from a home folder shared between
+    machines).
+
     Args:
         static: The static options (their ``repr`` is hashed).
         example: The kernel's tensor inputs, in call order (None where absent).
@@ -64,6 +90,7 @@ def kernel_key(static: object, example: Sequence[Tensor | None]) -> str:
     h = hashlib.sha256()
     h.update(torch.__version__.encode())
     h.update(_source_digest().encode())
+    h.update(f"{platform.machine()}:{torch.backends.cpu.get_cpu_capability()};".encode())
     h.update(repr(static).encode())
     for t in example:
         h.update(_describe(t).encode())
@@ -87,6 +114,112 @@ def kernel_path(
     return Path(cache_dir) / f"chunk-{kernel_key(static, example)}.pt2"
 
 
+class KernelCacheError(RuntimeError):
+    """The kernel cache folder may not be used (see :func:`cache_folder_problem`)."""
+
+
+def cache_folder_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why packages in ``folder`` may not be trusted, or None when they may.
+
+    Only the current user may have put files there: the folder must be owned by that user and
+    not writable by its group or by others. A folder that does not exist yet has no problem
+    (nb creates it, private to the user).
+
+    Args:
+        folder: The cache folder.
+
+    Returns:
+        One line saying what is wrong, or None.
+    """
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        return f"it is owned by another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"its group or others may write to it (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def digest_path(package: str | os.PathLike[str]) -> Path:
+    """The digest file kept beside a package: ``<package>.sha256``."""
+    path = Path(package)
+    return path.with_name(path.name + _DIGEST_SUFFIX)
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_in_cache(package: str | os.PathLike[str]) -> bool:
+    """Whether a package is one nb wrote: its digest file is there and matches its bytes.
+
+    Args:
+        package: The package path (``kernel_path(...)``).
+
+    Returns:
+        False when the package or its digest is missing, unreadable or different, or when
+        the folder is not safe to load from (:func:`cache_folder_problem`).
+    """
+    path = Path(package)
+    if cache_folder_problem(path.parent) is not None:
+        return False
+    try:
+        stored = digest_path(path).read_text(encoding="ascii").split()
+        actual = _file_digest(path)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(stored) and stored[0] == actual
+
+
+def _write_temporary(folder: Path, stem: str, suffix: str, write: Callable[[str], None]) -> str:
+    """Write a file through ``write(temporary path)`` in ``folder``; returns the temporary."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _store(folder: Path, path: Path, build: Callable[[str], None]) -> None:
+    """Build a package into ``path`` and then its digest, each renamed into place."""
+    tmp = _write_temporary(folder, path.stem, ".pt2", build)
+    try:
+        line = f"{_file_digest(Path(tmp))}  {path.name}\n"
+        digest = digest_path(path)
+
+        def write_digest(name: str) -> None:
+            Path(name).write_text(line, encoding="ascii")
+
+        tmp_digest = _write_temporary(folder, path.stem, _DIGEST_SUFFIX, write_digest)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    try:
+        os.replace(tmp, path)
+        os.replace(tmp_digest, digest)
+    finally:
+        for name in (tmp, tmp_digest):
+            if os.path.exists(name):
+                os.unlink(name)
+
+
 class _Exported(torch.nn.Module):
     def __init__(self, fn: Callable[..., tuple[Tensor, Tensor, Tensor]]) -> None:
         super().__init__()
@@ -94,6 +227,35 @@ class _Exported(torch.nn.Module):
 
     def forward(self, *inputs: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         return self.fn(*inputs)
+
+
+def _build(
+    fn: Callable[..., tuple[Tensor, Tensor, Tensor]], example: Sequence[Tensor | None], package: str
+) -> None:
+    """Export ``fn`` at the example inputs and compile it into the package file ``package``."""
+    # imported on use: only building a package needs inductor
+    from torch._inductor import aoti_compile_and_package
+
+    with torch.no_grad():
+        exported = torch.export.export(_Exported(fn), tuple(example), strict=False)
+    with warnings.catch_warnings():
+        # torch's own packaging code trips a deprecation warning of its pytree
+        warnings.simplefilter("ignore", FutureWarning)
+        aoti_compile_and_package(exported, package_path=package)
+
+
+def _open(path: Path) -> ChunkKernel:
+    """Load a package and wrap its runner as a chunk kernel."""
+    # The package's own runner, without importing inductor (about 2 s of start-up); it takes
+    # the tensor inputs flattened in order (absent ones dropped) and returns the three outputs.
+    loader_cls = torch._C._aoti.AOTIModelPackageLoader  # pyright: ignore[reportAttributeAccessIssue]
+    runner = loader_cls(str(path), "model", False, 1, -1)
+
+    def kernel(*inputs: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        values, disabled, pending = runner.boxed_run([t for t in inputs if t is not None])
+        return values, disabled, pending
+
+    return kernel
 
 
 def aot_chunk_kernel(
@@ -104,17 +266,23 @@ def aot_chunk_kernel(
 ) -> ChunkKernel:
     """Load, or export, compile and store, the ahead-of-time compiled chunk kernel.
 
-    For renders without gradients only (AOTInductor compiles inference graphs).
+    For renders without gradients only (AOTInductor compiles inference graphs). A package is
+    loaded only when :func:`package_in_cache` says nb wrote it; otherwise, or when it does
+    not load, it is built again and replaced (package, then digest, each renamed into place).
 
     Args:
         fn: The chunk kernel with the static options bound:
             ``fn(pixel_index, disabled, first, *inputs)``.
         static: The static options (part of the key).
         example: Example inputs in call order, with the shapes every call will have.
-        cache_dir: Folder of the packages (created if missing).
+        cache_dir: Folder of the packages (created, private to the user, if missing; the
+            folders above it are created too, so the caller decides where it may be).
 
     Returns:
         The compiled kernel, called like ``fn``.
+
+    Raises:
+        KernelCacheError: The folder is owned by another user or writable by others.
     """
     path = kernel_path(static, example, cache_dir)
     key = str(path)
@@ -122,33 +290,20 @@ def aot_chunk_kernel(
     if cached is not None:
         return cached
     folder = path.parent
-    if not path.exists():
-        # imported on use: only building a package needs inductor
-        from torch._inductor import aoti_compile_and_package
-
-        folder.mkdir(parents=True, exist_ok=True)
-        with torch.no_grad():
-            exported = torch.export.export(_Exported(fn), tuple(example), strict=False)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".pt2", dir=folder)
-        os.close(fd)
+    problem = cache_folder_problem(folder)
+    if problem is None:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        problem = cache_folder_problem(folder)
+    if problem is not None:
+        raise KernelCacheError(f"kernel cache {folder} is not used: {problem}")
+    kernel: ChunkKernel | None = None
+    if package_in_cache(path):
         try:
-            with warnings.catch_warnings():
-                # torch's own packaging code trips a deprecation warning of its pytree
-                warnings.simplefilter("ignore", FutureWarning)
-                aoti_compile_and_package(exported, package_path=tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    # The package's own runner, without importing inductor (about 2 s of start-up); it takes
-    # the tensor inputs flattened in order (absent ones dropped) and returns the three outputs.
-    loader_cls = torch._C._aoti.AOTIModelPackageLoader  # pyright: ignore[reportAttributeAccessIssue]
-    runner = loader_cls(str(path), "model", False, 1, -1)
-
-    def kernel(*inputs: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        values, disabled, pending = runner.boxed_run([t for t in inputs if t is not None])
-        return values, disabled, pending
-
+            kernel = _open(path)
+        except RuntimeError:  # nb's own package that no longer loads: build it again
+            kernel = None
+    if kernel is None:
+        _store(folder, path, functools.partial(_build, fn, example))
+        kernel = _open(path)
     _LOADED[key] = kernel
     return kernel

@@ -14,6 +14,7 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -44,6 +45,7 @@ __all__ = [
     "compiled_chunk",
     "evaluate_pixels",
     "kernel_in_cache",
+    "kernel_package",
     "lattice_factor_signed",
     "render",
     "render_pixels",
@@ -678,6 +680,35 @@ def _initial_state(params: Params) -> tuple[Tensor, Tensor]:
     return disabled, pending
 
 
+def kernel_package(
+    params: Params,
+    static: Static,
+    kernel_cache: str | os.PathLike[str],
+    *,
+    max_evaluations: int | None = None,
+) -> Path | None:
+    """The package file ``render(..., compile=True, kernel_cache=...)`` would load or build.
+
+    Args:
+        params: Parameters.
+        static: Static options.
+        kernel_cache: Folder of the ahead-of-time compiled kernels.
+        max_evaluations: The chunk budget the render would use (None: its compiled default).
+
+    Returns:
+        ``kernel_cache / "chunk-<key>.pt2"``, or None when the job renders no pixel.
+    """
+    from nb_core.kernels import kernel_path
+
+    pixels, chunk = _plan(params, static, max_evaluations, compile=True)
+    if pixels.shape[0] == 0:
+        return None
+    disabled, pending = _initial_state(params)
+    field_values = _flatten_inputs(params, _shared(params, static))
+    example = (_padded(pixels[:chunk], chunk), disabled, pending, *field_values)
+    return kernel_path(static, example, kernel_cache)
+
+
 def kernel_in_cache(
     params: Params,
     static: Static,
@@ -694,17 +725,13 @@ def kernel_in_cache(
         max_evaluations: The chunk budget the render would use (None: its compiled default).
 
     Returns:
-        True when the package for this job's kernel exists.
+        True when the package for this job's kernel is one nb wrote (its digest matches) in a
+        folder only the current user may write to; see :func:`nb_core.kernels.package_in_cache`.
     """
-    from nb_core.kernels import kernel_path
+    from nb_core.kernels import package_in_cache
 
-    pixels, chunk = _plan(params, static, max_evaluations, compile=True)
-    if pixels.shape[0] == 0:
-        return False
-    disabled, pending = _initial_state(params)
-    field_values = _flatten_inputs(params, _shared(params, static))
-    example = (_padded(pixels[:chunk], chunk), disabled, pending, *field_values)
-    return kernel_path(static, example, kernel_cache).exists()
+    package = kernel_package(params, static, kernel_cache, max_evaluations=max_evaluations)
+    return package is not None and package_in_cache(package)
 
 
 def render(
