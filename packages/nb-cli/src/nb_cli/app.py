@@ -48,13 +48,13 @@ def refine(
     loss: Annotated[str, typer.Option(help="lsq or poisson")] = "lsq",
     method: Annotated[str, typer.Option(help="lbfgs or adam")] = "lbfgs",
     max_iter: Annotated[
-        int, typer.Option("--max-iter", help="iterations per coarse-to-fine stage")
-    ] = 50,
+        str, typer.Option("--max-iter", metavar="N", help="iterations per coarse-to-fine stage")
+    ] = "50",
     json_out: Annotated[str | None, typer.Option("--json", help="write the result as JSON")] = None,
     dtype: Annotated[str, typer.Option(help="float64 or float32")] = "float64",
 ) -> None:
     """Refine model parameters against OBSERVED; the nanoBragg flags after it give the start."""
-    from nb_cli.refine import refine_command
+    from nb_cli.refine import parse_iterations, refine_command
 
     refine_command(
         observed,
@@ -62,7 +62,7 @@ def refine(
         list(ctx.args),
         loss=loss,
         method=method,
-        max_iter=max_iter,
+        max_iter=parse_iterations(max_iter),
         json_out=json_out,
         dtype=dtype,
     )

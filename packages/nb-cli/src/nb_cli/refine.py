@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -10,14 +12,17 @@ import numpy as np
 import torch
 
 from nb_cli.flags import parse_args
+from nb_core.checks import check_image_finite
+from nb_core.cost import TIME_LIMIT_S
 from nb_core.errors import InputError
 from nb_core.io import atomic_write_bytes, read_float_image, read_smv
 from nb_core.model import PARAMETERS, Simulator
 from nb_core.refine import FitResult, fit
+from nb_core.render import render
 from nb_core.resolve import load_inputs, resolve
 from nb_core.rng import CRandom
 
-__all__ = ["REFINABLE", "load_observed", "refine_command"]
+__all__ = ["REFINABLE", "load_observed", "parse_iterations", "refine_command"]
 
 #: Names ``--refine`` accepts.
 REFINABLE = tuple(name for name in PARAMETERS if name != "F_hkl")
@@ -52,6 +57,70 @@ def load_observed(path: Path, fpixels: int, spixels: int, adc_offset: float) -> 
             )
         return smv.data.astype(np.float64) - adc_offset
     return read_float_image(path, fpixels, spixels).astype(np.float64)
+
+
+def _check_finite(image: np.ndarray, path: Path) -> None:
+    """Refuse an observed image with NaN or infinite pixels (no loss is defined on them)."""
+    bad = ~np.isfinite(image)
+    count = int(bad.sum())
+    if count:
+        slow, fast = (int(i) for i in np.argwhere(bad)[0])
+        raise InputError(
+            f"{count} of {image.size} pixels are NaN or infinite (the first at fast {fast}, "
+            f"slow {slow}); an observed image must be finite everywhere",
+            path,
+        )
+
+
+def _check_json_target(json_out: str) -> Path:
+    """Refuse a ``--json`` path that could not be written: a folder, or in a missing folder."""
+    target = Path(json_out)
+    if not json_out.strip():
+        raise InputError("expected a file path, got an empty string", "--json")
+    if target.is_dir():
+        raise InputError(f"{json_out} is a folder; give a file path", "--json")
+    if target.exists() and not target.is_file():
+        raise InputError(f"{json_out} is not a regular file", "--json")
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"folder {parent} does not exist", "--json")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"folder {parent} is not writable", "--json")
+    return target
+
+
+def parse_iterations(text: str) -> int:
+    """The ``--max-iter`` value: a positive whole number, written in decimal digits.
+
+    Args:
+        text: The value as given.
+
+    Returns:
+        The number of iterations per stage.
+
+    Raises:
+        InputError: Not a whole number, or below 1.
+    """
+    value = text.strip()
+    if re.fullmatch(r"[+-]?[0-9]+", value) is None or int(value) < 1:
+        raise InputError(
+            f"expected a positive whole number of iterations, got {text!r}", "--max-iter"
+        )
+    return int(value)
+
+
+def _check_options(loss: str, method: str, max_iter: int, dtype: str) -> None:
+    """Refuse option values ``refine_command`` has no meaning for."""
+    if loss not in ("lsq", "poisson"):
+        raise InputError(f"expected lsq or poisson, got {loss!r}", "--loss")
+    if method not in ("lbfgs", "adam"):
+        raise InputError(f"expected lbfgs or adam, got {method!r}", "--method")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise InputError(
+            f"expected a positive whole number of iterations, got {max_iter!r}", "--max-iter"
+        )
+    if dtype not in ("float32", "float64"):
+        raise InputError(f"expected float32 or float64, got {dtype!r}", "--dtype")
 
 
 def _parse_names(text: str) -> list[str]:
@@ -95,18 +164,15 @@ def refine_command(
         The fit.
 
     Raises:
-        InputError: Bad flags, names or files.
+        InputError: Bad flags, names, options (checked before any work) or files (an
+            observed image of another size, or with NaN or infinite pixels).
     """
     from nb_core.runtime import keep_freed_memory
 
-    keep_freed_memory()
-    if loss not in ("lsq", "poisson"):
-        raise InputError(f"expected lsq or poisson, got {loss!r}", "--loss")
-    if method not in ("lbfgs", "adam"):
-        raise InputError(f"expected lbfgs or adam, got {method!r}", "--method")
-    if dtype not in ("float32", "float64"):
-        raise InputError(f"expected float32 or float64, got {dtype!r}", "--dtype")
+    _check_options(loss, method, max_iter, dtype)
     names = _parse_names(refine)
+    json_path = None if json_out is None else _check_json_target(json_out)
+    keep_freed_memory()
     parsed = parse_args(list(flags))
     settings = parsed.settings
     experiment = resolve(
@@ -115,9 +181,14 @@ def refine_command(
         dtype=torch.float64 if dtype == "float64" else torch.float32,
         quirks=parsed.quirks,
         rng=CRandom(),
+        max_seconds=TIME_LIMIT_S,
     )
     st = experiment.static
     obs = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
+    _check_finite(obs, Path(observed))
+    with torch.no_grad():  # the starting model must give a finite image before any fit
+        start = render(experiment.params, experiment.static)
+    check_image_finite(start.to("cpu", torch.float32).numpy(), settings)
     try:
         sim = Simulator(experiment, names)
     except KeyError as exc:
@@ -140,7 +211,7 @@ def refine_command(
             say(
                 f"  {name} = {_fmt(result.values[name])} ± {_fmt(result.uncertainties.get(name, 0.0))} {unit}"
             )
-    if json_out is not None:
+    if json_path is not None:
         payload = {
             "parameters": result.values,
             "uncertainties": result.uncertainties,
@@ -150,7 +221,7 @@ def refine_command(
             "history": result.history,
             "units": {name: PARAMETERS[name].unit for name in names},
         }
-        atomic_write_bytes(Path(json_out), (json.dumps(payload, indent=2) + "\n").encode())
+        atomic_write_bytes(json_path, (json.dumps(payload, indent=2) + "\n").encode())
     return result
 
 

@@ -91,6 +91,60 @@ def _check_dtype(dtype: str) -> None:
         raise _input_error(f"expected float64 or float32, got {dtype!r}", "--dtype")
 
 
+def _check_positive(value: float, flag: str, what: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise _input_error(f"expected a positive finite number of {what}, got {value:g}", flag)
+
+
+def _check_threshold(value: float | None, flag: str, low: float, high: float) -> None:
+    if value is not None and not (math.isfinite(value) and low <= value <= high):
+        raise _input_error(f"expected a number from {low:g} to {high:g}, got {value:g}", flag)
+
+
+def _check_outdir(outdir: Path, flag: str) -> None:
+    """Refuse an output folder that is a file, or lies below one (it could not be made)."""
+    for folder in (outdir, *outdir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise _input_error(f"{folder} is a file, not a folder", flag)
+            return
+
+
+def _check_file_target(path: Path, flag: str) -> None:
+    """Refuse an output file path that is a folder or lies in a folder that does not exist."""
+    if path.is_dir():
+        raise _input_error(f"{path} is a folder; give a file path", flag)
+    if not path.parent.is_dir():
+        raise _input_error(f"folder {path.parent} does not exist", flag)
+
+
+def _check_compare_options(
+    *,
+    rel_l2: float | None,
+    max_rel: float | None,
+    min_correlation: float | None,
+    trace: tuple[int, int] | None,
+    c_threads: int,
+    timeout: float,
+    outdir: Path,
+    golden: Path | None,
+) -> None:
+    """Refuse ``nb compare`` option values that no run could honour, before any run."""
+    _check_threshold(rel_l2, "--rel-l2", 0.0, math.inf)
+    _check_threshold(max_rel, "--max-rel", 0.0, math.inf)
+    _check_threshold(min_correlation, "--min-correlation", -1.0, 1.0)
+    if trace is not None and min(trace) < 0:
+        raise _input_error(
+            f"expected pixel indices of 0 or more, got {trace[0]} {trace[1]}", "--trace"
+        )
+    if c_threads < 1:
+        raise _input_error(f"expected 1 or more threads, got {c_threads}", "--c-threads")
+    _check_positive(timeout, "--timeout", "seconds")
+    _check_outdir(outdir, "--outdir")
+    if golden is not None and not golden.is_dir():
+        raise _input_error(f"{golden} is not a folder", "--golden")
+
+
 def compare_command(
     flags: Annotated[
         list[str] | None, typer.Argument(help="nanoBragg flags, after --", show_default=False)
@@ -141,6 +195,16 @@ def compare_command(
     from nb_parity.compare import Thresholds, write_report
 
     _check_dtype(dtype)
+    _check_compare_options(
+        rel_l2=rel_l2,
+        max_rel=max_rel,
+        min_correlation=min_correlation,
+        trace=trace,
+        c_threads=c_threads,
+        timeout=timeout,
+        outdir=outdir,
+        golden=golden,
+    )
     base = Thresholds.for_dtype(dtype)
     thresholds = Thresholds(
         rel_l2=base.rel_l2 if rel_l2 is None else rel_l2,
@@ -362,6 +426,10 @@ def trace_command(
     from nb_parity.pixel_trace import trace_tables
 
     _check_dtype(dtype)
+    if max_rows < 0:
+        raise _input_error(f"expected 0 or more rows, got {max_rows}", "--max-rows")
+    if json_file is not None:
+        _check_file_target(json_file, "--json")
     if not flags:
         raise _input_error(
             "no nanoBragg flags: give them after --, e.g. nb trace 10 20 -- -cell ..."
@@ -429,6 +497,7 @@ def golden_command(
     dtypes = list(dtype) if dtype else list(_DTYPES)
     for name in dtypes:
         _check_dtype(name)
+    _check_outdir(out, "--out")
     root = folder if folder is not None else find_golden_root()
     if root is None:
         raise _input_error("no golden corpus found: give its folder (shared/golden/cases)")
@@ -468,6 +537,9 @@ def refinement_command(
 
     from nb_parity.refinement import SCENARIOS, observed_image, run_scenario, write_report
 
+    if max_iter < 1:
+        raise _input_error(f"expected 1 or more iterations, got {max_iter}", "--max-iter")
+    _check_outdir(out, "--out")
     names = {sc.name for sc in SCENARIOS}
     for name in only or []:
         if name not in names:
