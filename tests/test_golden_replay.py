@@ -18,7 +18,7 @@ IDS = [c.name for c in CASES]
 pytestmark = pytest.mark.skipif(not CASES, reason="golden corpus (../shared/golden) not found")
 
 
-def test_corpus_is_complete() -> None:
+def test_the_corpus_holds_all_111_cases() -> None:
     assert len(CASES) == 111
 
 
