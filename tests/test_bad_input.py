@@ -113,7 +113,7 @@ def broken_argv(draw: st.DrawFn) -> list[str]:
 
 @settings(max_examples=300)
 @given(broken_argv())
-def test_malformed_argv(argv: list[str]) -> None:
+def test_a_malformed_command_line_fails_cleanly_or_runs_fully(argv: list[str]) -> None:
     with _scratch() as folder:
         code, err = _run(argv)
         if code == 0:
@@ -157,7 +157,7 @@ def _file_case(kind: str) -> tuple[list[str], str]:
 
 @settings(max_examples=300)
 @given(st.sampled_from(["hkl", "mat", "sourcefile", "img", "mask", "dump"]), TEXT)
-def test_malformed_files(kind: str, content: str) -> None:
+def test_a_malformed_input_file_fails_cleanly_or_runs_fully(kind: str, content: str) -> None:
     argv, name = _file_case(kind)
     with _scratch() as folder:
         (folder / name).write_bytes(content.encode("latin-1", errors="replace"))

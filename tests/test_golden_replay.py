@@ -10,14 +10,15 @@ import torch
 
 from nb_parity.golden import GoldenCase, ReplayResult, replay
 from nb_parity.summary import parse_summary
-from tests.conftest import TOLERANCE, golden_cases
+from nb_parity.tolerances import TOLERANCE
+from tests.conftest import golden_cases
 
 CASES = golden_cases()
 IDS = [c.name for c in CASES]
 pytestmark = pytest.mark.skipif(not CASES, reason="golden corpus (../shared/golden) not found")
 
 
-def test_corpus_is_complete() -> None:
+def test_the_corpus_holds_all_111_cases() -> None:
     assert len(CASES) == 111
 
 
@@ -50,8 +51,8 @@ def test_float64_outputs_match(case: GoldenCase) -> None:
     result = replay(case, dtype="float64")
     tol = TOLERANCE[torch.float64]
     m = result.metrics
-    assert m.rel_l2 <= tol["rel_l2"], f"relative L2 {m.rel_l2:.3g}"
-    assert m.max_rel <= tol["max_rel"], f"max |diff| / max |C| = {m.max_rel:.3g}"
+    assert m.rel_l2 <= tol.rel_l2, f"relative L2 {m.rel_l2:.3g}"
+    assert m.max_rel <= tol.max_rel, f"max |diff| / max |C| = {m.max_rel:.3g}"
 
     c_int = case.int_image()
     assert _header_values(result.int_image.header) == _header_values(c_int.header)
@@ -75,5 +76,5 @@ def test_float32_image_matches(case: GoldenCase) -> None:
     result = replay(case, dtype="float32", extra=["-nonoise", "-nopgm"])
     tol = TOLERANCE[torch.float32]
     m = result.metrics
-    assert m.rel_l2 <= tol["rel_l2"], f"relative L2 {m.rel_l2:.3g}"
-    assert m.max_rel <= tol["max_rel"], f"max |diff| / max |C| = {m.max_rel:.3g}"
+    assert m.rel_l2 <= tol.rel_l2, f"relative L2 {m.rel_l2:.3g}"
+    assert m.max_rel <= tol.max_rel, f"max |diff| / max |C| = {m.max_rel:.3g}"

@@ -97,7 +97,9 @@ FLAG_CASES = [
 
 
 @pytest.mark.parametrize(("extra", "name"), FLAG_CASES, ids=[" ".join(c[0]) for c in FLAG_CASES])
-def test_simulate_refuses(tmp_path: Path, extra: list[str], name: str) -> None:
+def test_simulate_refuses_flags_without_physical_sense(
+    tmp_path: Path, extra: list[str], name: str
+) -> None:
     with _scratch(tmp_path) as folder:
         _write_inputs(folder)
         before = _files(folder)
@@ -162,7 +164,9 @@ def test_a_zero_odet_vector_is_still_generated(tmp_path: Path) -> None:
         (["-mat", "singular.mat"], "singular.mat"),
     ],
 )
-def test_refine_refuses(tmp_path: Path, extra: list[str], name: str) -> None:
+def test_refine_refuses_flags_without_physical_sense(
+    tmp_path: Path, extra: list[str], name: str
+) -> None:
     with _scratch(tmp_path) as folder:
         _write_inputs(folder)
         code, lines = _run("simulate", [*BASE, "-nonoise", "-nopgm", "-intfile", "obs.img"])
@@ -175,7 +179,7 @@ def test_refine_refuses(tmp_path: Path, extra: list[str], name: str) -> None:
         assert _files(folder) == before
 
 
-def test_compare_refuses(tmp_path: Path) -> None:
+def test_compare_refuses_flags_without_physical_sense(tmp_path: Path) -> None:
     case = SHARED / "golden" / "cases" / "cubic_mosflm"
     if not case.is_dir():
         pytest.skip(f"{case} is missing")

@@ -32,6 +32,14 @@ BASE = [
 GIB = 1 << 30
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _engine_imported(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prepare one small job first: its imports (torch) stay out of the timed refusals."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("warm"))
+        nb_cli.simulate.prepare([*BASE, "-detpixels", "4"])
+
+
 @pytest.fixture(autouse=True)
 def _pinned_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(nb_core.cost, "available_memory", lambda: 16 * GIB)
@@ -57,11 +65,6 @@ def _refused(argv: Sequence[str], folder: Path) -> str:
     return lines[0]
 
 
-def test_warm_up() -> None:
-    # The first call imports torch; the timed cases below run after it.
-    nb_cli.simulate.prepare([*BASE, "-detpixels", "4"])
-
-
 @pytest.mark.parametrize(
     ("argv", "start"),
     [
@@ -74,7 +77,9 @@ def test_warm_up() -> None:
         ("-oversample 100000", "-oversample: 100000 sub-pixels per edge"),
     ],
 )
-def test_memory_refusals(argv: str, start: str, tmp_path: Path) -> None:
+def test_jobs_too_large_for_memory_are_refused_naming_the_flag(
+    argv: str, start: str, tmp_path: Path
+) -> None:
     line = _refused(argv.split(), tmp_path)
     assert line.startswith(f"nb: error: {start}")
     assert "GiB of memory" in line
@@ -108,7 +113,9 @@ def test_hkl_with_a_stray_index(tmp_path: Path) -> None:
         ("-mask", "not an SMV image"),
     ],
 )
-def test_endless_inputs(flag: str, fragment: str, tmp_path: Path) -> None:
+def test_endless_input_streams_are_refused_at_once(
+    flag: str, fragment: str, tmp_path: Path
+) -> None:
     line = _refused([flag, "/dev/zero", "-detpixels", "8"], tmp_path)
     assert line.startswith("nb: error: /dev/zero: ")
     assert fragment in line

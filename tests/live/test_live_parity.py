@@ -37,7 +37,7 @@ from nb_core.settings import Settings
 from nb_parity.metrics import ImageMetrics, image_metrics
 from nb_parity.runs import Run, run_c, run_nb
 from nb_parity.strategies import SIMPLE_CUBIC, Geometry, geometries
-from tests.conftest import TOLERANCE
+from nb_parity.tolerances import TOLERANCE
 from tests.live.conftest import LiveStats
 
 pytestmark = pytest.mark.live
@@ -82,11 +82,11 @@ def _compare_images(test: np.ndarray, ref: np.ndarray) -> tuple[str, ImageMetric
         if m.max_abs != 0.0:
             return f"the C image is all zero, nb's max |value| is {m.max_abs:.6g}", m
         return "", m
-    if m.rel_l2 <= TOL["rel_l2"] and m.max_rel <= TOL["max_rel"]:
+    if m.rel_l2 <= TOL.rel_l2 and m.max_rel <= TOL.max_rel:
         return "", m
     return (
-        f"relative L2 {m.rel_l2:.3g} (limit {TOL['rel_l2']:g}), "
-        f"max |nb - C| / max |C| {m.max_rel:.3g} (limit {TOL['max_rel']:g})",
+        f"relative L2 {m.rel_l2:.3g} (limit {TOL.rel_l2:g}), "
+        f"max |nb - C| / max |C| {m.max_rel:.3g} (limit {TOL.max_rel:g})",
         m,
     )
 

@@ -28,7 +28,8 @@ import nb_core.geometry.detector as detector
 from nb_core.params import Params, Static
 from nb_parity.golden import GoldenCase, replay
 from nb_parity.strategies import Geometry, geometries
-from tests.conftest import TOLERANCE, golden_cases
+from nb_parity.tolerances import TOLERANCE
+from tests.conftest import golden_cases
 from tests.live.test_live_parity import compare, known_bugs
 
 TOL = TOLERANCE[torch.float64]
@@ -68,7 +69,7 @@ DEFECTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], str]] = {
 
 
 def _exceeds(metrics_rel_l2: float, metrics_max_rel: float) -> bool:
-    return metrics_rel_l2 > TOL["rel_l2"] or metrics_max_rel > TOL["max_rel"]
+    return metrics_rel_l2 > TOL.rel_l2 or metrics_max_rel > TOL.max_rel
 
 
 def _golden(name: str) -> GoldenCase:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 import torch
 
 from nb_cli.flags import parse_args
-from nb_core import load_inputs, render, resolve
+from nb_core import Experiment, load_inputs, render, resolve
 from nb_core.model import Simulator, parameter_value
 from nb_core.refine import fit, loss_fn
+from nb_parity.tolerances import TOLERANCE
 
 F64 = torch.float64
 SMALL = "-cell 70 80 90 85 95 105 -lambda 1 -N 5 -default_F 100 -detpixels 32 -pixel 0.4 -distance 100 -oversample 1".split()
@@ -36,8 +37,12 @@ def test_user_units_round_trip() -> None:
     # renders with gradients (hand-written derivative forms), render() takes the resolved
     # values without; their last bits depend on the CPU's vector kernels (on AVX512 Xeons up
     # to 3e-14 photons in a few pixels), so they agree to a tolerance, not bit for bit.
+    tolerance = TOLERANCE[F64]
     torch.testing.assert_close(
-        sim().detach(), render(exp.params, exp.static), rtol=1e-12, atol=1e-12
+        sim().detach(),
+        render(exp.params, exp.static),
+        rtol=tolerance.rtol,
+        atol=tolerance.atol,
     )
 
 
@@ -48,20 +53,28 @@ def test_xds_beam_centre_maps_to_the_near_point() -> None:
     assert float(sim.values["Xbeam"].detach()) == pytest.approx(8.0)  # (ORGX - 0.5) * 0.4 mm
 
 
-def test_render_batch_matches_single_renders() -> None:
-    sim = Simulator(_exp(SMALL), ["misset"])
-    missets = torch.tensor([[0.0, 0.0, 0.0], [10.0, 5.0, 3.0], [20.0, -5.0, 7.0]], dtype=F64)
+def test_render_batch_matches_single_renders(
+    experiment_on_device: Callable[..., Experiment], dtype: torch.dtype, device: torch.device
+) -> None:
+    sim = Simulator(experiment_on_device(SMALL, dtype), ["misset"])
+    missets = torch.tensor(
+        [[0.0, 0.0, 0.0], [10.0, 5.0, 3.0], [20.0, -5.0, 7.0]], dtype=dtype, device=device
+    )
     images = sim.render_batch({"misset": missets})
     assert images.shape == (3, 32, 32)
+    tolerance = TOLERANCE[dtype]
     for i in range(3):
         # The batch takes the Miller indices from a batched matrix product: the same sums,
         # rounded by another kernel (relative differences of a few 1e-12 in float64).
-        assert torch.allclose(
-            images[i], sim.render_with({"misset": missets[i]}), rtol=1e-10, atol=0
+        torch.testing.assert_close(
+            images[i],
+            sim.render_with({"misset": missets[i]}),
+            rtol=tolerance.rtol,
+            atol=tolerance.atol,
         )
 
 
-def test_losses() -> None:
+def test_lsq_and_poisson_losses_and_an_unknown_name() -> None:
     model = torch.tensor([1.0, 2.0, 4.0], dtype=F64)
     obs = torch.tensor([1.0, 3.0, 2.0], dtype=F64)
     assert float(loss_fn("lsq")(model, obs)) == pytest.approx(5.0)

@@ -105,7 +105,7 @@ def read_smv_bytes(data: bytes) -> np.ndarray:
 
 @settings(FAST, max_examples=6)
 @given(geometry=geometries())
-def test_a_handful_render_in_nb(geometry: Geometry) -> None:
+def test_drawn_geometries_render_in_nb(geometry: Geometry) -> None:
     run = run_nb(geometry.argv, inputs=dict(geometry.files), dtype="float64")
     assert run.returncode == 0, run.stdout[-500:]
     assert run.float_image is not None
@@ -176,7 +176,7 @@ def test_sources_lie_near_the_beam_and_end_lines(part: S.Part) -> None:
 @pytest.mark.parametrize(
     "value", [0.0, 1.0, -2.5, 100.0, 0.1, 12.345, 1e-7, 123456.789, 2.0 / 3.0, -0.0]
 )
-def test_fmt_round_trips(value: float) -> None:
+def test_fmt_writes_plain_decimals_that_read_back_exactly(value: float) -> None:
     text = fmt(value)
     assert "e" not in text.lower()
     assert float(text) == value

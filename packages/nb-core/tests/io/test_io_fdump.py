@@ -36,7 +36,7 @@ def test_layout_matches_c_program(tmp_path: Path) -> None:
     assert padded[1, 2, 3] == 23.25
 
 
-def test_round_trip(tmp_path: Path) -> None:
+def test_a_written_dump_reads_back_the_same_grid(tmp_path: Path) -> None:
     path = tmp_path / "Fdump.bin"
     write_fdump(path, small_grid())
     grid = read_fdump(path)
@@ -55,7 +55,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert grid.count == 2 * 3 * 4  # the C program's hkls = h_range*k_range*l_range
 
 
-def test_round_trip_golden_hkl(tmp_path: Path) -> None:
+def test_the_golden_hkl_grid_survives_a_dump_and_a_read(tmp_path: Path) -> None:
     if not SHARED.is_dir():
         pytest.skip(f"shared data folder {SHARED} is missing")
     grid = grid_from_hkl(read_hkl(SHARED / "data" / "scaled.hkl"), 0.0)
@@ -89,7 +89,9 @@ def test_single_point_grid(tmp_path: Path) -> None:
         (b"0 99999 0 99999 0 99999\n\f", "should be"),
     ],
 )
-def test_malformed(tmp_path: Path, data: bytes, fragment: str) -> None:
+def test_a_malformed_dump_is_a_one_line_error_naming_the_file(
+    tmp_path: Path, data: bytes, fragment: str
+) -> None:
     path = tmp_path / "Fdump.bin"
     path.write_bytes(data)
     with pytest.raises(InputError) as info:
@@ -99,6 +101,6 @@ def test_malformed(tmp_path: Path, data: bytes, fragment: str) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_missing(tmp_path: Path) -> None:
+def test_a_missing_dump_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         read_fdump(tmp_path / "Fdump.bin")

@@ -144,19 +144,25 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", sorted(READERS))
 @FUZZ
 @given(data=st.one_of(text_files(), st.binary(max_size=200)))
-def test_text_readers(folder: Path, name: str, data: bytes) -> None:
+def test_text_readers_fail_only_with_one_line_errors_naming_the_file(
+    folder: Path, name: str, data: bytes
+) -> None:
     check(READERS[name], folder / name, data)
 
 
 @FUZZ
 @given(data=smv_files())
-def test_smv_reader(folder: Path, data: bytes) -> None:
+def test_the_smv_reader_fails_only_with_one_line_errors_naming_the_file(
+    folder: Path, data: bytes
+) -> None:
     check(read_smv, folder / "mask.img", data)
 
 
 @FUZZ
 @given(data=binary_files())
-def test_binary_readers(folder: Path, data: bytes) -> None:
+def test_binary_readers_fail_only_with_one_line_errors_naming_the_file(
+    folder: Path, data: bytes
+) -> None:
     check(read_smv, folder / "header.img", data)
     check(read_pgm, folder / "image.pgm", data)
     check(read_fdump, folder / "Fdump.bin", data)

@@ -96,7 +96,7 @@ def test_comments_blank_lines_and_integer_forms(tmp_path: Path) -> None:
     assert table.amplitudes.tolist() == [10.5, 100.0, 0.5]
 
 
-def test_same_result_on_slow_path(tmp_path: Path) -> None:
+def test_the_line_by_line_parser_reads_the_same_table(tmp_path: Path) -> None:
     # A non-ASCII comment sends the file through the line-by-line parser.
     fast = read_hkl(write(tmp_path, "1 2 3 4\n5 6 7 8.5\n", "a.hkl"))
     slow = read_hkl(write(tmp_path, "# \xe9t\xe9\n1 2 3 4\n5 6 7 8.5\n", "b.hkl"))
@@ -153,7 +153,9 @@ def test_grid_from_hand_table() -> None:
         ("# only a comment\n\n", "no reflections"),
     ],
 )
-def test_malformed(tmp_path: Path, text: str, fragment: str) -> None:
+def test_a_malformed_hkl_file_is_a_one_line_error_naming_the_file(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(InputError) as info:
         read_hkl(path)
@@ -163,7 +165,7 @@ def test_malformed(tmp_path: Path, text: str, fragment: str) -> None:
     assert "\n" not in message
 
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_a_missing_hkl_file_or_a_folder_cannot_be_read(tmp_path: Path) -> None:
     path = tmp_path / "nope.hkl"
     with pytest.raises(InputError, match=r"nope\.hkl: cannot read"):
         read_hkl(path)
@@ -171,7 +173,7 @@ def test_missing_file(tmp_path: Path) -> None:
         read_hkl(tmp_path)  # a folder
 
 
-def test_grid_too_large() -> None:
+def test_a_grid_over_the_size_limit_is_refused() -> None:
     table = HklTable(
         indices=np.array([[0, 0, 0], [100000, 100000, 100000]], dtype=np.int64),
         amplitudes=np.array([1.0, 2.0]),

@@ -21,7 +21,7 @@ EXPECTED = np.array(
 
 
 @pytest.mark.parametrize("relative", ["data/A.mat", "golden/cases/custom_vectors_pix0/A.mat"])
-def test_golden(relative: str) -> None:
+def test_golden_matrix_files_read_row_by_row_as_the_c_program_does(relative: str) -> None:
     if not SHARED.is_dir():
         pytest.skip(f"shared data folder {SHARED} is missing")
     matrix = read_matrix(SHARED / relative)
@@ -56,7 +56,9 @@ def test_full_mosflm_file_and_line_breaks(tmp_path: Path) -> None:
         ("1 2 3,\n4 5 6\n7 8 9\n", "line 1"),
     ],
 )
-def test_malformed(tmp_path: Path, text: str, fragment: str) -> None:
+def test_a_malformed_matrix_is_an_error_naming_the_file(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
     path = tmp_path / "A.mat"
     path.write_text(text)
     with pytest.raises(InputError) as info:
@@ -65,6 +67,6 @@ def test_malformed(tmp_path: Path, text: str, fragment: str) -> None:
     assert str(path) in str(info.value)
 
 
-def test_missing(tmp_path: Path) -> None:
+def test_a_missing_matrix_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"A\.mat: cannot read"):
         read_matrix(tmp_path / "A.mat")

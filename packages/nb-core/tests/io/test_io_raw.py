@@ -98,7 +98,9 @@ def test_pgm_without_comment(tmp_path: Path) -> None:
         (b"P5\n2 2 255\n\0\0\0", "3 pixel bytes"),
     ],
 )
-def test_pgm_malformed(tmp_path: Path, data: bytes, fragment: str) -> None:
+def test_a_malformed_pgm_is_an_error_naming_the_file(
+    tmp_path: Path, data: bytes, fragment: str
+) -> None:
     path = tmp_path / "bad.pgm"
     path.write_bytes(data)
     with pytest.raises(InputError) as info:
@@ -107,7 +109,7 @@ def test_pgm_malformed(tmp_path: Path, data: bytes, fragment: str) -> None:
     assert str(path) in str(info.value)
 
 
-def test_write_argument_checks(tmp_path: Path) -> None:
+def test_writers_refuse_a_wrong_dtype_or_shape_and_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint8"):
         write_pgm(tmp_path / "p.pgm", np.zeros((2, 2), np.int32), 1.0)
     with pytest.raises(ValueError, match="2-d"):
@@ -126,7 +128,7 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
-def test_atomic_write_failures(tmp_path: Path) -> None:
+def test_a_failed_atomic_write_is_an_error_and_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot write") as info:
         atomic_write_bytes(tmp_path / "no" / "such" / "dir.bin", b"x")
     assert "dir.bin" in str(info.value)

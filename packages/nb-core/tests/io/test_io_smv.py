@@ -181,7 +181,7 @@ def test_write_rejects_bad_arguments(tmp_path: Path) -> None:
     assert read_smv(path).data.tolist() == [[7, 7], [7, 7]]
 
 
-def test_big_endian(tmp_path: Path) -> None:
+def test_big_endian_pixels_are_read_byte_swapped(tmp_path: Path) -> None:
     text = (
         "{\nHEADER_BYTES=512;\nBYTE_ORDER=big_endian;\nTYPE=unsigned_short;\nSIZE1=2;\nSIZE2=1;\n}"
     )
@@ -219,7 +219,9 @@ def head(body: str) -> bytes:
         (head("HEADER_BYTES=512;\nSIZE1=99999;\nSIZE2=99999;\n"), "too short"),
     ],
 )
-def test_malformed(tmp_path: Path, data: bytes, fragment: str) -> None:
+def test_a_malformed_image_is_a_one_line_error_naming_the_file(
+    tmp_path: Path, data: bytes, fragment: str
+) -> None:
     path = tmp_path / "bad.img"
     path.write_bytes(data)
     with pytest.raises(InputError) as info:
@@ -229,6 +231,6 @@ def test_malformed(tmp_path: Path, data: bytes, fragment: str) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_missing(tmp_path: Path) -> None:
+def test_a_missing_image_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         read_smv(tmp_path / "none.img")

@@ -14,7 +14,7 @@ SHARED = Path(__file__).resolve().parents[4].parent / "shared"
 BEAM = np.array([1.0, 0.0, 0.0])
 
 
-def test_golden() -> None:
+def test_the_golden_source_file_reads_four_sources() -> None:
     path = SHARED / "golden" / "cases" / "sourcefile" / "sources.txt"
     if not path.is_file():
         pytest.skip(f"golden source file {path} is missing")
@@ -41,7 +41,7 @@ def test_defaults_delimiters_and_comments(tmp_path: Path) -> None:
     np.testing.assert_array_equal(table.wavelengths, [5e-10, 2e-10, 1.5e-10, 2e-10])
 
 
-def test_all_defaults(tmp_path: Path) -> None:
+def test_a_line_of_nan_takes_every_default(tmp_path: Path) -> None:
     path = tmp_path / "sources.txt"
     path.write_text("nan\n")
     table = read_sourcefile(path, BEAM, 1e-10)
@@ -59,7 +59,9 @@ def test_all_defaults(tmp_path: Path) -> None:
         ("1 2 3 4 5e-10abc\n", "line 1: lambda must be a finite number"),
     ],
 )
-def test_malformed(tmp_path: Path, text: str, fragment: str) -> None:
+def test_a_malformed_source_file_is_an_error_naming_the_line(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
     path = tmp_path / "sources.txt"
     path.write_text(text)
     with pytest.raises(InputError) as info:
@@ -68,6 +70,6 @@ def test_malformed(tmp_path: Path, text: str, fragment: str) -> None:
     assert str(path) in str(info.value)
 
 
-def test_missing(tmp_path: Path) -> None:
+def test_a_missing_source_file_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         read_sourcefile(tmp_path / "sources.txt", BEAM, 1e-10)

@@ -27,6 +27,7 @@ from nb_parity.metrics import ImageMetrics, image_metrics
 from nb_parity.outputs import json_safe, save_figure, write_json, write_text
 from nb_parity.peaks import PeakMatch, match_peaks
 from nb_parity.runs import Run
+from nb_parity.tolerances import TOLERANCE
 from nb_parity.trace import NAMES, FieldDiff, diff_printout, parse_printout
 
 __all__ = [
@@ -64,17 +65,16 @@ class Thresholds:
         all_peaks: Whether every Bragg peak must be matched within 1 pixel.
     """
 
-    rel_l2: float = 1e-6
-    max_rel: float = 1e-5
+    rel_l2: float = TOLERANCE["float64"].rel_l2
+    max_rel: float = TOLERANCE["float64"].max_rel
     min_correlation: float = 0.99999
     all_peaks: bool = True
 
     @classmethod
     def for_dtype(cls, dtype: str) -> Thresholds:
-        """The golden corpus's tolerances for a dtype (float64: 1e-6 / 1e-5; float32: 1e-3 / 1e-2)."""
-        if dtype == "float32":
-            return cls(rel_l2=1e-3, max_rel=1e-2)
-        return cls()
+        """The golden tolerances of ``"float32"``; of float64 for any other name."""
+        tolerance = TOLERANCE["float32" if dtype == "float32" else "float64"]
+        return cls(rel_l2=tolerance.rel_l2, max_rel=tolerance.max_rel)
 
 
 @dataclass(frozen=True)
