@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nb_core._ran1_stream import Ran1Stream
 from nb_core.rng import (
     _IM,
     LANCZOS,
     SQRT_2PI,
     CRandom,
-    Ran1Stream,
     Seed,
     _poidev_rejection,
     f32,

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nb_core.geometry.rotations import cross, dot, rotate_axis, rotate_xyz, unitize
+from nb_core.geometry.rotations import (
+    axis_angle_matrix,
+    cross,
+    dot,
+    rotate_axis,
+    rotate_xyz,
+    unitize,
+)
 from nb_core.params import Params, Static
 from nb_core.units import DBL_MIN
 
@@ -187,25 +194,8 @@ def mosaic_matrices(params: Params) -> Tensor:
     Returns:
         ``(M, 3, 3)`` matrices ``U`` with ``new = U @ old``.
     """
-    v = params.mosaic_axes
-    rot = params.mosaic_spread * params.mosaic_fractions
-    v1, v2, v3 = v[:, 0], v[:, 1], v[:, 2]
-    t1 = torch.cos(rot)
-    t2 = 1.0 - t1
-    t8 = torch.sin(rot)
-    t6 = t2 * v1
-    t7 = t6 * v2
-    t9 = t8 * v3
-    t11 = t6 * v3
-    t12 = t8 * v2
-    t19 = t2 * v2 * v3
-    t20 = t8 * v1
-    rows = (
-        torch.stack((t1 + t2 * (v1 * v1), t7 - t9, t11 + t12), dim=-1),
-        torch.stack((t7 + t9, t1 + t2 * (v2 * v2), t19 - t20), dim=-1),
-        torch.stack((t11 - t12, t19 + t20, t1 + t2 * (v3 * v3)), dim=-1),
-    )
-    return torch.stack(rows, dim=-2)
+    angles = params.mosaic_spread * params.mosaic_fractions
+    return axis_angle_matrix(params.mosaic_axes, torch.cos(angles), torch.sin(angles))
 
 
 def spindle_angles(params: Params, static: Static, *, first_loop: bool = False) -> Tensor:
