@@ -22,15 +22,15 @@ def _lehmer_powers(n: int) -> np.ndarray:
     if _POW_CACHE and _POW_CACHE[0].size >= n:
         return _POW_CACHE[0][:n]
     size = max(n, 1 << 16)
-    pw = np.empty(size, dtype=np.int64)
-    pw[0] = _IA
+    powers = np.empty(size, dtype=np.int64)
+    powers[0] = _IA
     filled = 1
     while filled < size:
-        m = min(filled, size - filled)
-        pw[filled : filled + m] = (pw[:m] * pw[filled - 1]) % _IM
-        filled += m
-    _POW_CACHE[:] = [pw]
-    return pw[:n]
+        count = min(filled, size - filled)
+        powers[filled : filled + count] = (powers[:count] * powers[filled - 1]) % _IM
+        filled += count
+    _POW_CACHE[:] = [powers]
+    return powers[:n]
 
 
 def _shuffle_block(idum: int, iv: list[int], iy: int, n: int) -> tuple[np.ndarray, int, int]:
@@ -42,29 +42,28 @@ def _shuffle_block(idum: int, iv: list[int], iy: int, n: int) -> tuple[np.ndarra
     Returns:
         ((n,) int64 successive ``iy`` outputs, final idum, final iy); ``iv`` is updated in place.
     """
-    xa = (_lehmer_powers(n) * idum) % _IM
-    ext = np.concatenate([np.asarray(iv, dtype=np.int64), xa])
-    top = (ext >> _NDIV_SHIFT).tolist()  # slot chosen by each value (value // NDIV)
-    slot_src = list(range(_NTAB))
-    j = iy >> _NDIV_SHIFT
-    src: list[int] = []
-    put = src.append
-    for k in range(_NTAB, _NTAB + n):
-        m = slot_src[j]
-        put(m)
-        slot_src[j] = k
-        j = top[m]
-    out = ext[np.fromiter(src, dtype=np.int64, count=n)]
-    iv[:] = ext[slot_src].tolist()
-    return out, int(xa[-1]), int(out[-1])
+    states = (_lehmer_powers(n) * idum) % _IM
+    pool = np.concatenate([np.asarray(iv, dtype=np.int64), states])
+    slot_of = (pool >> _NDIV_SHIFT).tolist()  # slot chosen by each value (value // NDIV)
+    slot_holds = list(range(_NTAB))  # index into pool of the value each slot holds
+    slot = iy >> _NDIV_SHIFT
+    taken: list[int] = []
+    take = taken.append
+    for new in range(_NTAB, _NTAB + n):
+        held = slot_holds[slot]
+        take(held)
+        slot_holds[slot] = new
+        slot = slot_of[held]
+    outputs = pool[np.fromiter(taken, dtype=np.int64, count=n)]
+    iv[:] = pool[slot_holds].tolist()
+    return outputs, int(states[-1]), int(outputs[-1])
 
 
 def _iy_to_uniform(iys: np.ndarray) -> list[float]:
     """Vectorised ``ran1`` output conversion: float32(AM * iy), clamped to RNMX."""
-    d = iys * _AM
-    v = d.astype(np.float32).astype(np.float64)
-    v[v > _RNMX] = _RNMX_F32
-    return v.tolist()
+    uniform = (iys * _AM).astype(np.float32).astype(np.float64)
+    uniform[uniform > _RNMX] = _RNMX_F32
+    return uniform.tolist()
 
 
 class Ran1Stream:
@@ -145,7 +144,7 @@ class Ran1Stream:
         target = self._buf_start + (self.pos if used is None else used)
         if target == self._end:
             return
-        snap = next((sn for sn in reversed(self._snaps) if sn[0] <= target), None)
+        snap = next((held for held in reversed(self._snaps) if held[0] <= target), None)
         if snap is None:  # pragma: no cover - target >= 0, the first snapshot's start
             raise AssertionError("stream position before its first block")
         start, idum, iv, iy, regular = snap
