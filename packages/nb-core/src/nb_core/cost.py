@@ -196,7 +196,7 @@ def estimate_cost(
     samples = pixels * counts["sub-pixels"] * counts["sensor layers"]
     slow = INTERPOLATION_TIME if interpolated else 1
     seconds = _render_seconds(evaluations * slow, samples, size, device, threads)
-    seconds += sum(counts[what] * s for what, s in SETUP_SECONDS.items())
+    seconds += sum(counts[what] * each for what, each in SETUP_SECONDS.items())
     return Cost(
         factors=_named_factors(counts, {**_DEFAULT_FLAGS, **(flags or {})}),
         evaluations=evaluations,

@@ -53,14 +53,14 @@ def blur(image: Tensor, sigma: float) -> Tensor:
     x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
     kernel = torch.exp(-0.5 * (x / sigma) ** 2)
     kernel = kernel / kernel.sum()
-    img = image[None, None]
+    batch = image[None, None]
     pad = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)
-    img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
+    batch = torch.nn.functional.pad(batch, (pad, pad, pad, pad), mode="reflect")
     if pad < radius:
-        img = torch.nn.functional.pad(img, (radius - pad,) * 4, mode="replicate")
-    img = torch.nn.functional.conv2d(img, kernel.reshape(1, 1, 1, -1))
-    img = torch.nn.functional.conv2d(img, kernel.reshape(1, 1, -1, 1))
-    return img[0, 0]
+        batch = torch.nn.functional.pad(batch, (radius - pad,) * 4, mode="replicate")
+    batch = torch.nn.functional.conv2d(batch, kernel.reshape(1, 1, 1, -1))
+    batch = torch.nn.functional.conv2d(batch, kernel.reshape(1, 1, -1, 1))
+    return batch[0, 0]
 
 
 Callback = Callable[[int, float, dict[str, float | list[float]]], None]
@@ -242,8 +242,8 @@ def fit(
     result.trajectory.append(sim.state())
     for sigma in blurs or (0.0,):
         stage.start(sigma)
-        opt = _optimizer(method, list(scaled.z.values()), lr)
-        _run_stage(opt, stage, result, max_iter, tolerance, callback)
+        optimizer = _optimizer(method, list(scaled.z.values()), lr)
+        _run_stage(optimizer, stage, result, max_iter, tolerance, callback)
     result.loss = result.history[-1]
     result.values = sim.state()
     if uncertainties:
@@ -260,7 +260,7 @@ def _plain_loss(sim: Simulator, criterion: Criterion, observed: Tensor) -> float
 
 
 def _run_stage(
-    opt: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer,
     stage: _StageLoss,
     result: FitResult,
     max_iter: int,
@@ -275,14 +275,14 @@ def _run_stage(
     sim = stage.scaled.sim
 
     def closure() -> Tensor:
-        opt.zero_grad()
+        optimizer.zero_grad()
         value = stage()
         value.backward()
         return value
 
     previous = 1.0
     for _ in range(max_iter):
-        opt.step(closure)  # pyright: ignore[reportCallIssue, reportArgumentType]
+        optimizer.step(closure)  # pyright: ignore[reportCallIssue, reportArgumentType]
         stage.scaled.write()
         with torch.no_grad():
             current = float(stage())
@@ -358,26 +358,26 @@ def covariance(sim: Simulator, observed: Tensor, *, loss: str = "lsq") -> Tensor
         return sim.render_with(unflatten(vec)).reshape(-1)
 
     with _quiet_forward_ad():
-        jac = torch.func.jacfwd(image)(theta)  # (npix, p)
+        jacobian = torch.func.jacfwd(image)(theta)  # (npix, p)
     with torch.no_grad():
         model = image(theta)
-    obs = observed.reshape(-1).to(model)
+    observed_flat = observed.reshape(-1).to(model)
     if loss == "poisson":
         weights = 1.0 / torch.clamp(model, min=1e-12)
-        info = jac.T @ (weights[:, None] * jac)
-        return torch.linalg.pinv(info)
-    rss = float(((model - obs) ** 2).sum())
+        information = jacobian.T @ (weights[:, None] * jacobian)
+        return torch.linalg.pinv(information)
+    rss = float(((model - observed_flat) ** 2).sum())
     dof = max(1, model.numel() - theta.numel())
-    return (rss / dof) * torch.linalg.pinv(jac.T @ jac)
+    return (rss / dof) * torch.linalg.pinv(jacobian.T @ jacobian)
 
 
 def _sigmas(sim: Simulator, cov: Tensor) -> dict[str, float | list[float]]:
-    sig = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0.0)).detach().cpu().double()
+    sigmas = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0.0)).detach().cpu().double()
     out: dict[str, float | list[float]] = {}
     offset = 0
     for name in sim.names:
         n = int(sim.values[name].numel())
-        part = sig[offset : offset + n]
+        part = sigmas[offset : offset + n]
         offset += n
         if name == "F_hkl":
             continue

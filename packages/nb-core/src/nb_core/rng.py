@@ -100,12 +100,12 @@ def _load_powf() -> Callable[[float, float], float] | None:
     for name in names:
         try:
             lib = ctypes.CDLL(name)
-            fn = lib.powf
+            libm_powf = lib.powf
         except (OSError, AttributeError, TypeError):
             continue
-        fn.restype = ctypes.c_float
-        fn.argtypes = [ctypes.c_float, ctypes.c_float]
-        return fn
+        libm_powf.restype = ctypes.c_float
+        libm_powf.argtypes = [ctypes.c_float, ctypes.c_float]
+        return libm_powf
     return None
 
 
@@ -125,11 +125,11 @@ def powf(x: float, y: float) -> float:
     Returns:
         The float32 result as a Python float.
     """
-    xf, yf = f32(x), f32(y)
+    base, exponent = f32(x), f32(y)
     if _C_POWF is not None:
-        return float(_C_POWF(xf, yf))
+        return float(_C_POWF(base, exponent))
     try:
-        return f32(math.pow(xf, yf))
+        return f32(math.pow(base, exponent))
     except OverflowError:
         return math.inf
     except ValueError:  # negative base with a non-integer exponent
@@ -146,8 +146,8 @@ def _exp(x: float) -> float:
 
 def _cdiv(a: int, b: int) -> int:
     """C integer division (truncation toward zero) for ``b > 0``."""
-    q = abs(a) // b
-    return q if a >= 0 else -q
+    quotient = abs(a) // b
+    return quotient if a >= 0 else -quotient
 
 
 def _schrage(x: int) -> int:
@@ -382,20 +382,20 @@ def _poidev_rejection(
     Every intermediate that C keeps in a ``float`` is rounded to float32 (all of them stay far
     inside the float32 range, so the inline ``pack``/``unpack`` cannot overflow).
     """
-    pk, up = _pack, _unpack
+    pack, unpack = _pack, _unpack
     tan, exp, pi = math.tan, math.exp, math.pi
     while True:
         while True:
-            y = up(pk(tan(pi * draw())))[0]
-            em = up(pk(up(pk(sq * y))[0] + xm))[0]
+            y = unpack(pack(tan(pi * draw())))[0]
+            em = unpack(pack(unpack(pack(sq * y))[0] + xm))[0]
             if not em < 0.0:
                 break
         if em == em:
             em = float(math.floor(em))
-        yy = up(pk(y * y))[0]
-        arg = up(pk(up(pk(up(pk(em * alxm))[0] - _gammln_em1(em)))[0] - g))[0]
+        yy = unpack(pack(y * y))[0]
+        arg = unpack(pack(unpack(pack(unpack(pack(em * alxm))[0] - _gammln_em1(em)))[0] - g))[0]
         try:
-            t = up(pk((0.9 * (1.0 + yy)) * exp(arg)))[0]
+            t = unpack(pack((0.9 * (1.0 + yy)) * exp(arg)))[0]
         except OverflowError:
             t = math.inf
         if not draw() > t:

@@ -88,8 +88,7 @@ def umat2misset(umat: np.ndarray) -> np.ndarray:
     Returns:
         (3,) float64 angles in radians (the C ``missets[1..3]``).
     """
-    u = np.asarray(umat, dtype=np.float64).reshape(9).tolist()
-    xx, xy, xz, yx, yy, yz, zx, zy, zz = u
+    xx, xy, xz, yx, yy, yz, zx, zy, zz = np.asarray(umat, dtype=np.float64).reshape(9).tolist()
     sqrt = math.sqrt
 
     mx = sqrt(xx * xx + xy * xy + xz * xz)
@@ -112,9 +111,9 @@ def umat2misset(umat: np.ndarray) -> np.ndarray:
         yx, yy, yz = 0.0, 1.0, 0.0
 
     def unit(a: float, b: float, c: float) -> tuple[float, float, float]:
-        m = sqrt(a * a + b * b + c * c)
-        if m > 0:
-            return a / m, b / m, c / m
+        norm = sqrt(a * a + b * b + c * c)
+        if norm > 0:
+            return a / norm, b / norm, c / norm
         return a, b, c
 
     for _ in range(2):

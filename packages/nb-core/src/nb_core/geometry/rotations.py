@@ -64,10 +64,10 @@ class _Dot(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
         x, y = ctx.saved_tensors
-        g = grad[..., None]
-        gx = _unbroadcast(g * y, x.shape) if ctx.needs_input_grad[0] else None
-        gy = _unbroadcast(g * x, y.shape) if ctx.needs_input_grad[1] else None
-        return gx, gy
+        grad_column = grad[..., None]
+        grad_x = _unbroadcast(grad_column * y, x.shape) if ctx.needs_input_grad[0] else None
+        grad_y = _unbroadcast(grad_column * x, y.shape) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_y
 
     @staticmethod
     def jvp(ctx, x_t: Tensor | None, y_t: Tensor | None) -> Tensor:  # type: ignore[override]
@@ -108,13 +108,13 @@ def cross(x: Tensor, y: Tensor) -> Tensor:
 
 
 def _unitize_value(v: Tensor) -> tuple[Tensor, Tensor]:
-    sq = _dot_xyz(v, v)
-    nonzero = sq > 0
-    safe_sq = torch.where(nonzero, sq, torch.ones_like(sq))
-    mag_safe = torch.sqrt(safe_sq)
-    mag = torch.where(nonzero, mag_safe, torch.zeros_like(sq))
-    unit = torch.where(nonzero[..., None], v / mag_safe[..., None], torch.zeros_like(v))
-    return unit, mag
+    squared = _dot_xyz(v, v)
+    nonzero = squared > 0
+    safe_squared = torch.where(nonzero, squared, torch.ones_like(squared))
+    safe_magnitude = torch.sqrt(safe_squared)
+    magnitude = torch.where(nonzero, safe_magnitude, torch.zeros_like(squared))
+    unit = torch.where(nonzero[..., None], v / safe_magnitude[..., None], torch.zeros_like(v))
+    return unit, magnitude
 
 
 def _inverse_or_zero(mag: Tensor) -> Tensor:
