@@ -245,15 +245,8 @@ def _named_factors(
 
 
 def _chunk_bytes(pixels: int, per_pixel: int, size: int, budget: int, interpolated: bool) -> int:
-    """Bytes of the largest render chunk: as many whole pixels as the evaluation budget holds.
-
-    Args:
-        pixels: Rendered pixels.
-        per_pixel: Lattice evaluations per pixel.
-        size: Bytes per float.
-        budget: Lattice evaluations per chunk (the render's limit).
-        interpolated: Whether tricubic interpolation is on (smaller, heavier chunks).
-    """
+    """Bytes of the largest render chunk: as many whole pixels (of ``per_pixel`` evaluations)
+    as ``budget`` evaluations hold; tricubic interpolation makes chunks smaller and heavier."""
     if interpolated:
         budget //= INTERPOLATION_MEMORY
     chunk_pixels = min(max(1, budget // max(1, per_pixel)), max(pixels, 1))
