@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from nb_core.noise import NoiseResult, poisson_noise_image
-from nb_core.rng import CRandom, Seed, mosaic_umats
+from nb_core.rng import CRandom, Seed, mosaic_draws
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -119,7 +119,7 @@ def test_negative_user_seed_continues_the_mosaic_table(compiled: bool) -> None:
     # `-seed -5` stores +5: no reload, so the noise continues the shuffle table that the mosaic
     # loop (one domain, default -mosaic_seed) left behind.
     rng = CRandom()
-    mosaic_umats(0.0, 1, rng, Seed(-12345678))
+    mosaic_draws(1, rng, Seed(-12345678))
     result = poisson_noise_image(_synthetic(), seed=-5, rng=rng, compiled=compiled)
     expect = [
         40, 41, 40, 40, 42, 47, 45, 52, 52, 73, 96, 147, 1069, 50178, 65535, 65535,
@@ -194,7 +194,7 @@ def test_compiled_loop_equals_python_loop_on_every_branch() -> None:
             results = []
             for flag in (False, True):
                 rng = CRandom()
-                mosaic_umats(0.0, 1, rng, Seed(-12345678))
+                mosaic_draws(1, rng, Seed(-12345678))
                 results.append(poisson_noise_image(image, seed=seed, rng=rng, compiled=flag))
                 states.append(rng)
             a, b = results

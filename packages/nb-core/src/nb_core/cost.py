@@ -186,15 +186,41 @@ def estimate_cost(
     """
     from nb_core.render import COMPILED_MAX_EVALUATIONS, DEFAULT_MAX_EVALUATIONS
 
-    names = {**_DEFAULT_FLAGS, **(flags or {})}
     size = 8 if str(dtype).endswith("float64") else 4
-    pixels = _roi_pixels(static)
-    # Each count is capped far above any limit so that products stay within float range
-    # (an automatic oversampling from a huge crystal can be a 300-digit integer).
-    counts = {
+    counts = _capped_counts(static)
+    pixels = counts["pixels"]
+    per_pixel = math.prod(n for what, n in counts.items() if what != "pixels")
+    evaluations = pixels * per_pixel
+    interpolated = static.interpolate and static.has_hkl
+    budget = COMPILED_MAX_EVALUATIONS if compiled else DEFAULT_MAX_EVALUATIONS
+    samples = pixels * counts["sub-pixels"] * counts["sensor layers"]
+    slow = INTERPOLATION_TIME if interpolated else 1
+    seconds = _render_seconds(evaluations * slow, samples, size, device, threads)
+    seconds += sum(counts[what] * each for what, each in SETUP_SECONDS.items())
+    return Cost(
+        factors=_named_factors(counts, {**_DEFAULT_FLAGS, **(flags or {})}),
+        evaluations=evaluations,
+        seconds=seconds,
+        threads=0 if device.startswith("cuda") else _threads(threads),
+        detector=(static.fpixels, static.spixels),
+        image_bytes=static.fpixels * static.spixels * IMAGE_BYTES_PER_PIXEL[size],
+        chunk_bytes=_chunk_bytes(pixels, per_pixel, size, budget, interpolated),
+        grid_bytes=grid_points * (2 * size + (24 if writes_dump else 0)),
+        setup_bytes=_setup_bytes(counts, size),
+        device=device,
+    )
+
+
+def _capped_counts(static: Static) -> dict[str, int]:
+    """The six factors of the evaluation count, each capped at :data:`COUNT_CAP`.
+
+    The cap lies far above any limit, so that products stay within float range (an
+    automatic oversampling from a huge crystal can be a 300-digit integer).
+    """
+    return {
         what: min(int(n), COUNT_CAP)
         for what, n in (
-            ("pixels", pixels),
+            ("pixels", _roi_pixels(static)),
             ("sub-pixels", static.subpixels),
             ("sensor layers", static.layers),
             ("sources", static.sources),
@@ -202,7 +228,13 @@ def estimate_cost(
             ("mosaic domains", static.mosaic_domains),
         )
     }
-    factors = tuple(
+
+
+def _named_factors(
+    counts: dict[str, int], names: dict[str, str]
+) -> tuple[tuple[str, int, str], ...]:
+    """``(what, count, flag)`` per factor; ``what`` carries its ``" detail"`` words if any."""
+    return tuple(
         (
             f"{what} ({names[what + ' detail']})" if what + " detail" in names else what,
             int(n),
@@ -210,38 +242,27 @@ def estimate_cost(
         )
         for what, n in counts.items()
     )
-    pixels = counts["pixels"]
-    per_pixel = math.prod(n for what, n in counts.items() if what != "pixels")
-    evaluations = pixels * per_pixel
-    budget = COMPILED_MAX_EVALUATIONS if compiled else DEFAULT_MAX_EVALUATIONS
-    interpolated = static.interpolate and static.has_hkl
+
+
+def _chunk_bytes(pixels: int, per_pixel: int, size: int, budget: int, interpolated: bool) -> int:
+    """Bytes of the largest render chunk: as many whole pixels (of ``per_pixel`` evaluations)
+    as ``budget`` evaluations hold; tricubic interpolation makes chunks smaller and heavier."""
     if interpolated:
         budget //= INTERPOLATION_MEMORY
     chunk_pixels = min(max(1, budget // max(1, per_pixel)), max(pixels, 1))
     per_evaluation = BYTES_PER_EVALUATION[size] * (INTERPOLATION_MEMORY if interpolated else 1)
-    samples = pixels * counts["sub-pixels"] * counts["sensor layers"]
-    slow = INTERPOLATION_TIME if interpolated else 1
-    seconds = _render_seconds(evaluations * slow, samples, size, device, threads)
-    seconds += sum(counts[what] * s for what, s in SETUP_SECONDS.items())
+    return chunk_pixels * per_pixel * per_evaluation
+
+
+def _setup_bytes(counts: dict[str, int], size: int) -> int:
+    """Bytes of the sources, phi steps, mosaic domains, layers and rotated lattices."""
     sources, phisteps, domains = (counts[k] for k in ("sources", "phi steps", "mosaic domains"))
-    setup = (
+    return (
         sources * BYTES_PER_SOURCE
         + phisteps * BYTES_PER_PHI_STEP
         + domains * BYTES_PER_DOMAIN
         + counts["sensor layers"] * BYTES_PER_LAYER
         + phisteps * domains * 9 * size * LATTICE_COPIES
-    )
-    return Cost(
-        factors=factors,
-        evaluations=evaluations,
-        seconds=seconds,
-        threads=0 if device.startswith("cuda") else _threads(threads),
-        detector=(static.fpixels, static.spixels),
-        image_bytes=static.fpixels * static.spixels * IMAGE_BYTES_PER_PIXEL[size],
-        chunk_bytes=chunk_pixels * per_pixel * per_evaluation,
-        grid_bytes=grid_points * (2 * size + (24 if writes_dump else 0)),
-        setup_bytes=setup,
-        device=device,
     )
 
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nb_core._ran1_stream import Ran1Stream
 from nb_core.rng import (
     _IM,
     LANCZOS,
     SQRT_2PI,
     CRandom,
-    Ran1Stream,
     Seed,
     _poidev_rejection,
     f32,
@@ -64,16 +64,14 @@ def _float32_exp_neg(values: np.ndarray) -> list[float]:
     """
     arg = np.minimum(-values, 700.0)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        d = np.exp(arg)
-        g = d.astype(np.float32)
-        lo = (d * (1.0 - 1e-13)).astype(np.float32)
-        hi = (d * (1.0 + 1e-13)).astype(np.float32)
-    redo = np.flatnonzero((lo != hi) | ~np.isfinite(d))
+        exp_double = np.exp(arg)
+        exp_float32 = exp_double.astype(np.float32)
+    redo = np.flatnonzero(_near_f32_boundary(exp_double))
     if redo.size:
         exp = math.exp
         with np.errstate(over="ignore"):
-            g[redo] = np.array([exp(v) for v in arg[redo].tolist()], dtype=np.float64)
-    return g.astype(np.float64).tolist()
+            exp_float32[redo] = np.array([exp(v) for v in arg[redo].tolist()], dtype=np.float64)
+    return exp_float32.astype(np.float64).tolist()
 
 
 def _to_f32(a: np.ndarray) -> np.ndarray:
@@ -82,12 +80,12 @@ def _to_f32(a: np.ndarray) -> np.ndarray:
         return a.astype(np.float32).astype(np.float64)
 
 
-def _near_f32_boundary(d: np.ndarray) -> np.ndarray:
-    """True where a 1e-13 relative change of ``d`` could change its float32 rounding."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        lo = (d * (1.0 - 1e-13)).astype(np.float32)
-        hi = (d * (1.0 + 1e-13)).astype(np.float32)
-    return (lo != hi) | ~np.isfinite(d)
+def _near_f32_boundary(exact: np.ndarray) -> np.ndarray:
+    """True where a 1e-13 relative change of ``exact`` could change its float32 rounding."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        below = (exact * (1.0 - 1e-13)).astype(np.float32)
+        above = (exact * (1.0 + 1e-13)).astype(np.float32)
+    return (below != above) | ~np.isfinite(exact)
 
 
 def _gammln_vec(x: np.ndarray) -> np.ndarray:
@@ -112,10 +110,10 @@ def _rejection_constants(values: np.ndarray) -> tuple[list[float], list[float], 
         Three lists of length ``values.size`` (0.0 where the branch does not apply), or
         three empty lists when no value is in range.
     """
-    sel = np.flatnonzero((values >= 12.0) & (values <= 1.0e6))
-    if sel.size == 0:
+    in_range = np.flatnonzero((values >= 12.0) & (values <= 1.0e6))
+    if in_range.size == 0:
         return [], [], []
-    x = values[sel]
+    x = values[in_range]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         sq = _to_f32(np.sqrt(2.0 * x))
         log_x = np.log(x)
@@ -123,17 +121,17 @@ def _rejection_constants(values: np.ndarray) -> tuple[list[float], list[float], 
         gam_d = _gammln_vec(_to_f32(x + 1.0))
         g = _to_f32(_to_f32(x * alxm) - _to_f32(gam_d))
     redo = np.flatnonzero(_near_f32_boundary(log_x) | _near_f32_boundary(gam_d))
-    for r in redo.tolist():
-        xm = float(x[r])
-        a = f32(math.log(xm))
-        alxm[r] = a
-        g[r] = f32(f32(xm * a) - gammln(f32(xm + 1.0)))
+    for row in redo.tolist():
+        mean = float(x[row])
+        log_mean = f32(math.log(mean))
+        alxm[row] = log_mean
+        g[row] = f32(f32(mean * log_mean) - gammln(f32(mean + 1.0)))
     full = np.zeros((3, values.size), dtype=np.float64)
-    full[0, sel] = sq
-    full[1, sel] = alxm
-    full[2, sel] = g
-    sq_l, alxm_l, g_l = full.tolist()
-    return sq_l, alxm_l, g_l
+    full[0, in_range] = sq
+    full[1, in_range] = alxm
+    full[2, in_range] = g
+    sq_list, alxm_list, g_list = full.tolist()
+    return sq_list, alxm_list, g_list
 
 
 # The float32 running product of the direct method is first followed in double (no rounding);
@@ -145,25 +143,63 @@ _LO = 1.0 - _MARGIN
 _MAX_FAST = 100.0
 
 
-def _exact_direct(stream: Ran1Stream, i0: int, g: float) -> tuple[float, int]:
-    """Direct-method count with float32 rounding at every product, re-reading from ``buf[i0]``.
+def _exact_direct(stream: Ran1Stream, start: int, threshold: float) -> tuple[float, int]:
+    """Direct-method count with float32 rounding at every product, re-reading from ``buf[start]``.
 
     Returns:
         (count, index after the last value used in ``stream.buf``).
     """
     buf = stream.buf
-    t = buf[i0]
-    j = i0 + 1
-    em = 0.0
-    while t > g:
-        em += 1.0
-        if j >= len(buf):
-            buf = stream.next_block(i0)
-            j = stream.pos
-            i0 = 0
-        t = f32(t * buf[j])
-        j += 1
-    return em, j
+    product = buf[start]
+    pos = start + 1
+    count = 0.0
+    while product > threshold:
+        count += 1.0
+        if pos >= len(buf):
+            buf = stream.next_block(start)
+            pos = stream.pos
+            start = 0
+        product = f32(product * buf[pos])
+        pos += 1
+    return count, pos
+
+
+def _direct_count(
+    stream: Ran1Stream, buf: list[float], pos: int, product: float, threshold: float
+) -> tuple[float, list[float], int]:
+    """Direct-method count of a mean below 12 whose first draw exceeds ``exp(-mean)``.
+
+    The running product is followed in double; where that could end on another count than
+    the C program's float32 product (near the threshold, or a long run), it is recounted by
+    :func:`_exact_direct`.
+
+    Args:
+        stream: The block stream ``buf`` belongs to.
+        buf: The current block of ran1 values.
+        pos: Index after the first draw (``buf[pos - 1] == product``).
+        product: The first draw.
+        threshold: float32 ``exp(-mean)``.
+
+    Returns:
+        (count, the current block, index after the last value used in it).
+    """
+    start = pos - 1
+    value = product
+    while product > threshold:
+        try:
+            value = buf[pos]
+        except IndexError:
+            buf = stream.next_block(start)
+            pos = stream.pos
+            start = 0
+            value = buf[pos]
+        pos += 1
+        product *= value
+    count = float(pos - start - 1)
+    if product / value <= threshold * _HI or product >= threshold * _LO or count > _MAX_FAST:
+        count, pos = _exact_direct(stream, start, threshold)
+        buf = stream.buf
+    return count, buf, pos
 
 
 def _poisson_deviates(values: np.ndarray, rng: CRandom, seed: Seed) -> list[float]:
@@ -177,81 +213,57 @@ def _poisson_deviates(values: np.ndarray, rng: CRandom, seed: Seed) -> list[floa
     Returns:
         The float32 deviates as Python floats.
     """
-    n = values.size
-    out = [0.0] * n
-    if n == 0:
-        return out
-    gvals = _float32_exp_neg(values)
+    deviates = [0.0] * values.size
+    if values.size == 0:
+        return deviates
+    exp_neg_means = _float32_exp_neg(values)
     stream = Ran1Stream(rng, seed)
-    next_block = stream.next_block
+    next_block, draw, scalar_poidev = stream.next_block, stream.draw, rng.poidev_from
     buf = stream.buf
-    i = 0
-    oldm = rng.poi_oldm
-    g = rng.poi_g
-    slow = rng.poidev_from
-    draw = stream.draw
-    hi, lo, max_fast = _HI, _LO, _MAX_FAST
-    rej_sq, rej_alxm, rej_g = _rejection_constants(values)
-    rejection = _poidev_rejection
-    last_rej = -1
-    k = -1
-    for xm, gx in zip(values.tolist(), gvals, strict=True):
-        k += 1
-        if xm < 12.0:
-            if xm != oldm:
-                oldm = xm
-                g = gx
+    pos = 0
+    cached_mean, threshold = rng.poi_oldm, rng.poi_g  # poidev's static oldm and g
+    rejection_sq, rejection_alxm, rejection_g = _rejection_constants(values)
+    last_rejection = -1
+    for index, (mean, exp_neg_mean) in enumerate(zip(values.tolist(), exp_neg_means, strict=True)):
+        if mean < 12.0:
+            if mean != cached_mean:
+                cached_mean = mean
+                threshold = exp_neg_mean
             try:
-                t = buf[i]
+                product = buf[pos]
             except IndexError:
                 buf = next_block()
-                i = 0
-                t = buf[0]
-            i += 1
-            if t > g:  # more than one draw: follow the product in double first
-                i0 = i - 1
-                while t > g:
-                    try:
-                        r = buf[i]
-                    except IndexError:
-                        buf = next_block(i0)
-                        i = stream.pos
-                        i0 = 0
-                        r = buf[i]
-                    i += 1
-                    t *= r
-                em = float(i - i0 - 1)
-                if t / r <= g * hi or t >= g * lo or em > max_fast:
-                    em, i = _exact_direct(stream, i0, g)
-                    buf = stream.buf
-                out[k] = em
-        elif xm <= 1.0e6:  # rejection method, constants precomputed (as the C cache)
-            stream.pos = i
-            last_rej = k
-            g = rej_g[k]
-            oldm = xm
-            out[k] = rejection(xm, rej_sq[k], rej_alxm[k], g, draw)
+                pos = 0
+                product = buf[0]
+            pos += 1
+            if product > threshold:  # more than one draw
+                deviates[index], buf, pos = _direct_count(stream, buf, pos, product, threshold)
+        elif mean <= 1.0e6:  # rejection method, constants precomputed (as the C cache)
+            stream.pos = pos
+            last_rejection = index
+            threshold = rejection_g[index]
+            cached_mean = mean
+            deviates[index] = _poidev_rejection(
+                mean, rejection_sq[index], rejection_alxm[index], threshold, draw
+            )
             buf = stream.buf
-            i = stream.pos
+            pos = stream.pos
         else:  # gaussian branch (and NaN means)
-            rng.poi_oldm = oldm
-            rng.poi_g = g
-            stream.pos = i
-            out[k] = slow(xm, draw)
-            if xm != xm:  # a NaN mean went through the rejection branch: its constants stand
-                last_rej = -1
+            rng.poi_oldm, rng.poi_g = cached_mean, threshold
+            stream.pos = pos
+            deviates[index] = scalar_poidev(mean, draw)
+            if mean != mean:  # a NaN mean went through the rejection branch: its constants stand
+                last_rejection = -1
             buf = stream.buf
-            i = stream.pos
-            oldm = rng.poi_oldm
-            g = rng.poi_g
-    rng.poi_oldm = oldm
-    rng.poi_g = g
-    if last_rej >= 0:
-        rng.poi_sq = rej_sq[last_rej]
-        rng.poi_alxm = rej_alxm[last_rej]
+            pos = stream.pos
+            cached_mean, threshold = rng.poi_oldm, rng.poi_g
+    rng.poi_oldm, rng.poi_g = cached_mean, threshold
+    if last_rejection >= 0:
+        rng.poi_sq = rejection_sq[last_rejection]
+        rng.poi_alxm = rejection_alxm[last_rejection]
     stream.buf = buf
-    stream.close(i)
-    return out
+    stream.close(pos)
+    return deviates
 
 
 #: Regions of at least this many pixels use the compiled loop: importing numba and loading the
@@ -281,12 +293,12 @@ def _compiled_deviates(
         [rng.poi_oldm, rng.poi_g, rng.poi_sq, rng.poi_alxm, rng.gauss_iset, rng.gauss_gset],
         dtype=np.float64,
     )
-    dev, total = poisson_deviates(values, state, cache)
+    deviates, total = poisson_deviates(values, state, cache)
     seed.value, rng.iy, *rng.iv = state.tolist()
     rng.poi_oldm, rng.poi_g, rng.poi_sq, rng.poi_alxm = cache[:4].tolist()
     rng.gauss_iset = int(cache[4])
     rng.gauss_gset = float(cache[5])
-    return dev, float(total)
+    return deviates, float(total)
 
 
 def _deviates(
@@ -315,26 +327,26 @@ def _deviates(
             result = None
         if result is not None:
             return result
-    deviates = _poisson_deviates(values, rng, seed)
-    dev = np.asarray(deviates, dtype=np.float64)
-    return dev, _sequential_sum(dev, deviates)
+    deviate_list = _poisson_deviates(values, rng, seed)
+    deviates = np.asarray(deviate_list, dtype=np.float64)
+    return deviates, _sequential_sum(deviates, deviate_list)
 
 
-def _sequential_sum(dev: np.ndarray, deviates: list[float]) -> float:
+def _sequential_sum(deviates: np.ndarray, deviate_list: list[float]) -> float:
     """The C program's running double sum of the deviates, in pixel order.
 
     When every deviate is an integer and the total stays below 2**53 each partial sum is
     exact, so any summation order gives the same (exact) result and numpy's is used.
     """
-    if dev.size == 0:
+    if deviates.size == 0:
         return 0.0
     with np.errstate(invalid="ignore"):
-        exact = bool(np.all(np.isfinite(dev)) and np.all(dev == np.floor(dev)))
-    if exact and float(np.abs(dev).sum()) < 2.0**52:
-        return float(dev.sum())
+        exact = bool(np.all(np.isfinite(deviates)) and np.all(deviates == np.floor(deviates)))
+    if exact and float(np.abs(deviates).sum()) < 2.0**52:
+        return float(deviates.sum())
     total = 0.0
-    for d in deviates:
-        total += d
+    for deviate in deviate_list:
+        total += deviate
     return total
 
 
@@ -368,34 +380,36 @@ def poisson_noise_image(
         A :class:`NoiseResult`.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        img = np.ascontiguousarray(float_image, dtype=np.float32)
-    if img.ndim != 2:
-        raise ValueError(f"float_image must be 2-D (S, F), got shape {img.shape}")
-    spixels, fpixels = img.shape
+        means = np.ascontiguousarray(float_image, dtype=np.float32)
+    if means.ndim != 2:
+        raise ValueError(f"float_image must be 2-D (S, F), got shape {means.shape}")
+    spixels, fpixels = means.shape
     if rng is None:
         rng = CRandom()
     if roi is None:
-        f0, f1, s0, s1 = 0, fpixels - 1, 0, spixels - 1
+        fast_first, fast_last, slow_first, slow_last = 0, fpixels - 1, 0, spixels - 1
     else:
         xmin, xmax, ymin, ymax = (int(v) for v in roi)
-        f0, f1 = max(xmin, 0), min(xmax, fpixels - 1)
-        s0, s1 = max(ymin, 0), min(ymax, spixels - 1)
+        fast_first, fast_last = max(xmin, 0), min(xmax, fpixels - 1)
+        slow_first, slow_last = max(ymin, 0), min(ymax, spixels - 1)
     image = np.zeros((spixels, fpixels), dtype=np.uint16)
-    if f0 > f1 or s0 > s1:
+    if fast_first > fast_last or slow_first > slow_last:
         return NoiseResult(image=image, photons=0.0, overloads=0)
 
-    region = img[s0 : s1 + 1, f0 : f1 + 1]
-    values = region.astype(np.float64).ravel()
-    dev, photons = _deviates(values, rng, Seed(-int(seed)), compiled)
+    inside = (slice(slow_first, slow_last + 1), slice(fast_first, fast_last + 1))
+    region = means[inside]
+    deviates, photons = _deviates(
+        region.astype(np.float64).ravel(), rng, Seed(-int(seed)), compiled
+    )
 
-    test = dev + float(adc_offset)
-    over = test > 65535.0
+    with_offset = deviates + float(adc_offset)
+    over = with_offset > 65535.0
     overloads = int(np.count_nonzero(over))
-    test[over] = 65535.0
+    with_offset[over] = 65535.0
     # (unsigned short)(double) on x86-64: truncate to int32 (0x80000000 when out of range
     # or NaN), keep the low 16 bits.
-    ok = (test > _INT32_LO) & (test < _INT32_HI)
-    counts = np.zeros(test.shape, dtype=np.int64)
-    counts[ok] = np.trunc(test[ok]).astype(np.int64)
-    image[s0 : s1 + 1, f0 : f1 + 1] = (counts & 0xFFFF).astype(np.uint16).reshape(region.shape)
+    in_int32 = (with_offset > _INT32_LO) & (with_offset < _INT32_HI)
+    counts = np.zeros(with_offset.shape, dtype=np.int64)
+    counts[in_int32] = np.trunc(with_offset[in_int32]).astype(np.int64)
+    image[inside] = (counts & 0xFFFF).astype(np.uint16).reshape(region.shape)
     return NoiseResult(image=image, photons=photons, overloads=overloads)

@@ -53,20 +53,22 @@ def blur(image: Tensor, sigma: float) -> Tensor:
     x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
     kernel = torch.exp(-0.5 * (x / sigma) ** 2)
     kernel = kernel / kernel.sum()
-    img = image[None, None]
+    batch = image[None, None]
     pad = min(radius, image.shape[-1] - 1, image.shape[-2] - 1)
-    img = torch.nn.functional.pad(img, (pad, pad, pad, pad), mode="reflect")
+    batch = torch.nn.functional.pad(batch, (pad, pad, pad, pad), mode="reflect")
     if pad < radius:
-        img = torch.nn.functional.pad(img, (radius - pad,) * 4, mode="replicate")
-    img = torch.nn.functional.conv2d(img, kernel.reshape(1, 1, 1, -1))
-    img = torch.nn.functional.conv2d(img, kernel.reshape(1, 1, -1, 1))
-    return img[0, 0]
+        batch = torch.nn.functional.pad(batch, (radius - pad,) * 4, mode="replicate")
+    batch = torch.nn.functional.conv2d(batch, kernel.reshape(1, 1, 1, -1))
+    batch = torch.nn.functional.conv2d(batch, kernel.reshape(1, 1, -1, 1))
+    return batch[0, 0]
 
 
 Callback = Callable[[int, float, dict[str, float | list[float]]], None]
+#: ``loss(model, observed) -> ()`` between two ``(S, F)`` images.
+Criterion = Callable[[Tensor, Tensor], Tensor]
 
 
-def loss_fn(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
+def loss_fn(kind: str) -> Criterion:
     """A loss between a model image and an observed image.
 
     Args:
@@ -136,6 +138,66 @@ def _project(sim: Simulator) -> None:
                 sim.values[name].clamp_(min=spec.lower, max=spec.upper)
 
 
+class _ScaledParameters:
+    """The trainable parameters as the optimizer sees them: ``value = origin + step * z``.
+
+    Args:
+        sim: The simulator; its current values become the origin.
+
+    Attributes:
+        z: Name -> scaled coordinates (leaf tensors the optimizer moves, shaped as the value).
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.steps = _steps(sim)
+        self.origin = {name: sim.values[name].detach().clone() for name in sim.names}
+        self.z = {
+            name: torch.zeros_like(self.origin[name], requires_grad=True) for name in sim.names
+        }
+
+    def values(self) -> dict[str, Tensor]:
+        """Name -> value in user units, differentiable in :attr:`z`."""
+        return {name: self.origin[name] + self.steps[name] * self.z[name] for name in self.z}
+
+    def write(self) -> None:
+        """Put the values into the simulator within their bounds, and ``z`` back in step."""
+        sim = self.sim
+        with torch.no_grad():
+            for name in sim.names:
+                sim.values[name].copy_(self.origin[name] + self.steps[name] * self.z[name])
+        _project(sim)
+        with torch.no_grad():
+            for name in sim.names:
+                self.z[name].copy_((sim.values[name] - self.origin[name]) / self.steps[name])
+
+
+@dataclass
+class _StageLoss:
+    """The loss one coarse-to-fine stage minimizes: both images smoothed, scaled to start near 1.
+
+    Attributes:
+        sigma: Gaussian smoothing of the stage (pixels).
+        norm: The stage's unscaled loss at its start (so that first steps are well sized).
+    """
+
+    scaled: _ScaledParameters
+    criterion: Criterion
+    observed: Tensor
+    sigma: float = 0.0
+    norm: float = 1.0
+
+    def __call__(self) -> Tensor:
+        model = blur(self.scaled.sim.render_with(self.scaled.values()), self.sigma)
+        return self.criterion(model, blur(self.observed, self.sigma)) / self.norm
+
+    def start(self, sigma: float) -> None:
+        """Begin the stage of smoothing ``sigma`` (pixels), measuring its norm."""
+        self.sigma, self.norm = sigma, 1.0
+        with torch.no_grad():
+            self.norm = max(abs(float(self())), 1e-300)
+
+
 def fit(
     sim: Simulator,
     observed: Tensor,
@@ -169,68 +231,19 @@ def fit(
     """
     criterion = loss_fn(loss)
     observed = observed.to(dtype=sim.base.dtype, device=sim.base.device)
-    steps = _steps(sim)
-    origin = {name: sim.values[name].detach().clone() for name in sim.names}
-    z = {name: torch.zeros_like(origin[name], requires_grad=True) for name in sim.names}
-
-    def write() -> None:
-        with torch.no_grad():
-            for name in sim.names:
-                sim.values[name].copy_(origin[name] + steps[name] * z[name])
-        _project(sim)
-        with torch.no_grad():
-            for name in sim.names:
-                z[name].copy_((sim.values[name] - origin[name]) / steps[name])
-
-    # The smoothing of the current stage, and its loss at the stage's start (each stage's loss
-    # is scaled to start near 1, so that first steps are well sized).
-    stage = {"sigma": 0.0, "norm": 1.0}
-
-    def evaluate() -> Tensor:
-        values = {name: origin[name] + steps[name] * z[name] for name in sim.names}
-        model = blur(sim.render_with(values), stage["sigma"])
-        return criterion(model, blur(observed, stage["sigma"])) / stage["norm"]
-
-    def plain_loss() -> float:
-        with torch.no_grad():
-            return float(criterion(sim(), observed))
-
-    params = list(z.values())
+    scaled = _ScaledParameters(sim)
+    stage = _StageLoss(scaled, criterion, observed)
     if method not in ("lbfgs", "adam"):
         raise KeyError(f"unknown method {method!r}; choose lbfgs or adam")
 
     start = time.perf_counter()
     result = FitResult(values={}, start=sim.state())
-    result.history.append(plain_loss())
+    result.history.append(_plain_loss(sim, criterion, observed))
     result.trajectory.append(sim.state())
-    iteration = 0
     for sigma in blurs or (0.0,):
-        stage["sigma"], stage["norm"] = sigma, 1.0
-        with torch.no_grad():
-            stage["norm"] = max(abs(float(evaluate())), 1e-300)
-        opt = _optimizer(method, params, lr)
-        previous = 1.0
-
-        def closure(opt: torch.optim.Optimizer = opt) -> Tensor:
-            opt.zero_grad()
-            value = evaluate()
-            value.backward()
-            return value
-
-        for _ in range(max_iter):
-            opt.step(closure)  # pyright: ignore[reportCallIssue, reportArgumentType]
-            write()
-            with torch.no_grad():
-                current = float(evaluate())
-            iteration += 1
-            result.history.append(plain_loss())
-            result.trajectory.append(sim.state())
-            if callback is not None:
-                callback(iteration, result.history[-1], sim.state())
-            if abs(previous - current) <= tolerance * max(abs(previous), 1e-300):
-                break
-            previous = current
-    result.iterations = iteration
+        stage.start(sigma)
+        optimizer = _optimizer(method, list(scaled.z.values()), lr)
+        _run_stage(optimizer, stage, result, max_iter, tolerance, callback)
     result.loss = result.history[-1]
     result.values = sim.state()
     if uncertainties:
@@ -238,6 +251,49 @@ def fit(
         result.uncertainties = _sigmas(sim, cov)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _plain_loss(sim: Simulator, criterion: Criterion, observed: Tensor) -> float:
+    """The unsmoothed, unscaled loss of the simulator's current values."""
+    with torch.no_grad():
+        return float(criterion(sim(), observed))
+
+
+def _run_stage(
+    optimizer: torch.optim.Optimizer,
+    stage: _StageLoss,
+    result: FitResult,
+    max_iter: int,
+    tolerance: float,
+    callback: Callback | None,
+) -> None:
+    """Optimizer iterations of one stage, recorded in ``result`` (history, trajectory, count).
+
+    The stage ends after ``max_iter`` iterations or when the relative change of its loss
+    falls to ``tolerance``.
+    """
+    sim = stage.scaled.sim
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        value = stage()
+        value.backward()
+        return value
+
+    previous = 1.0
+    for _ in range(max_iter):
+        optimizer.step(closure)  # pyright: ignore[reportCallIssue, reportArgumentType]
+        stage.scaled.write()
+        with torch.no_grad():
+            current = float(stage())
+        result.iterations += 1
+        result.history.append(_plain_loss(sim, stage.criterion, stage.observed))
+        result.trajectory.append(sim.state())
+        if callback is not None:
+            callback(result.iterations, result.history[-1], sim.state())
+        if abs(previous - current) <= tolerance * max(abs(previous), 1e-300):
+            break
+        previous = current
 
 
 def _optimizer(method: str, params: list[Tensor], lr: float | None) -> torch.optim.Optimizer:
@@ -302,26 +358,26 @@ def covariance(sim: Simulator, observed: Tensor, *, loss: str = "lsq") -> Tensor
         return sim.render_with(unflatten(vec)).reshape(-1)
 
     with _quiet_forward_ad():
-        jac = torch.func.jacfwd(image)(theta)  # (npix, p)
+        jacobian = torch.func.jacfwd(image)(theta)  # (npix, p)
     with torch.no_grad():
         model = image(theta)
-    obs = observed.reshape(-1).to(model)
+    observed_flat = observed.reshape(-1).to(model)
     if loss == "poisson":
         weights = 1.0 / torch.clamp(model, min=1e-12)
-        info = jac.T @ (weights[:, None] * jac)
-        return torch.linalg.pinv(info)
-    rss = float(((model - obs) ** 2).sum())
+        information = jacobian.T @ (weights[:, None] * jacobian)
+        return torch.linalg.pinv(information)
+    rss = float(((model - observed_flat) ** 2).sum())
     dof = max(1, model.numel() - theta.numel())
-    return (rss / dof) * torch.linalg.pinv(jac.T @ jac)
+    return (rss / dof) * torch.linalg.pinv(jacobian.T @ jacobian)
 
 
 def _sigmas(sim: Simulator, cov: Tensor) -> dict[str, float | list[float]]:
-    sig = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0.0)).detach().cpu().double()
+    sigmas = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0.0)).detach().cpu().double()
     out: dict[str, float | list[float]] = {}
     offset = 0
     for name in sim.names:
         n = int(sim.values[name].numel())
-        part = sig[offset : offset + n]
+        part = sigmas[offset : offset + n]
         offset += n
         if name == "F_hkl":
             continue

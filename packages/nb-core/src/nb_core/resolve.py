@@ -23,6 +23,7 @@ import torch
 from nb_core.checks import check_settings
 from nb_core.cost import check_counts, count_flags
 from nb_core.crystal.lattice import crystal_basis
+from nb_core.crystal.orientation import random_misset
 from nb_core.errors import InputError
 from nb_core.geometry.detector import detector_frame
 from nb_core.io import (
@@ -37,7 +38,7 @@ from nb_core.io import (
 )
 from nb_core.options import Quirks
 from nb_core.params import Experiment, Params, Static
-from nb_core.rng import CRandom, Seed, mosaic_draws, random_misset
+from nb_core.rng import CRandom, Seed, mosaic_draws
 from nb_core.settings import Settings
 from nb_core.units import RTD
 

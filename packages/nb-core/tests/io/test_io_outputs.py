@@ -28,7 +28,7 @@ from nb_core.io import (
     write_float_image,
     write_smv,
 )
-from nb_core.io._outputs import JOURNAL_PREFIX, PARTIAL_PREFIX
+from nb_core.io._journal import JOURNAL_PREFIX, PARTIAL_PREFIX
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nb_core.geometry.rotations import cross, dot, rotate_axis, rotate_xyz, unitize
+from nb_core.geometry.rotations import (
+    axis_angle_matrix,
+    cross,
+    dot,
+    rotate_axis,
+    rotate_xyz,
+    unitize,
+)
 from nb_core.params import Params, Static
 from nb_core.units import DBL_MIN
 
@@ -109,26 +116,39 @@ def _rescale(v: Tensor, magnitude: Tensor) -> Tensor:
     return magnitude / old * v
 
 
-def _angles(
+def _cell_parameters(
     x: Tensor, y: Tensor, z: Tensor, volume: Tensor, rx: Tensor, ry: Tensor, rz: Tensor
 ) -> Tensor:
-    """Cell lengths and angles from vectors, with the C program's clamps (report values)."""
-    lx, ly, lz = (torch.sqrt(dot(v, v)) for v in (x, y, z))
-    lrx, lry, lrz = (torch.sqrt(dot(v, v)) for v in (rx, ry, rz))
-    sin_a = _clamp_unit(lrx * volume / ly / lz)
-    sin_b = _clamp_unit(lry * volume / lx / lz)
-    sin_g = _clamp_unit(lrz * volume / lx / ly)
-    cos_a = _clamp_cos(dot(y, z) / ly / lz)
-    cos_b = _clamp_cos(dot(x, z) / lx / lz)
-    cos_g = _clamp_cos(dot(x, y) / lx / ly)
+    """Cell lengths and angles of three edge vectors, with the C program's clamps (report values).
+
+    Args:
+        x: ``(3,)`` first edge.
+        y: ``(3,)`` second edge.
+        z: ``(3,)`` third edge.
+        volume: ``()`` volume of the cell the edges span.
+        rx: ``(3,)`` reciprocal of the first edge (the other cell's first edge).
+        ry: ``(3,)`` reciprocal of the second edge.
+        rz: ``(3,)`` reciprocal of the third edge.
+
+    Returns:
+        ``(6,)`` three lengths (the unit of the edges) and three angles (rad).
+    """
+    len_x, len_y, len_z = (torch.sqrt(dot(v, v)) for v in (x, y, z))
+    len_rx, len_ry, len_rz = (torch.sqrt(dot(v, v)) for v in (rx, ry, rz))
+    sin_alpha = _clamp_unit(len_rx * volume / len_y / len_z)
+    sin_beta = _clamp_unit(len_ry * volume / len_x / len_z)
+    sin_gamma = _clamp_unit(len_rz * volume / len_x / len_y)
+    cos_alpha = _clamp_cos(dot(y, z) / len_y / len_z)
+    cos_beta = _clamp_cos(dot(x, z) / len_x / len_z)
+    cos_gamma = _clamp_cos(dot(x, y) / len_x / len_y)
     return torch.stack(
         (
-            lx,
-            ly,
-            lz,
-            torch.atan2(sin_a, cos_a),
-            torch.atan2(sin_b, cos_b),
-            torch.atan2(sin_g, cos_g),
+            len_x,
+            len_y,
+            len_z,
+            torch.atan2(sin_alpha, cos_alpha),
+            torch.atan2(sin_beta, cos_beta),
+            torch.atan2(sin_gamma, cos_gamma),
         )
     )
 
@@ -149,15 +169,15 @@ def crystal_basis(params: Params, static: Static) -> CrystalBasis:
     """
     cell_volume = None
     if static.user_cell:
-        recip, cell_volume = reciprocal_from_cell(params.cell)
+        reciprocal, cell_volume = reciprocal_from_cell(params.cell)
     if static.has_matrix or not static.user_cell:
-        recip = params.reciprocal
-    a_s, b_s, c_s = rotate_xyz(recip, params.misset[None, :]).unbind(0)
+        reciprocal = params.reciprocal
+    a_star, b_star, c_star = rotate_xyz(reciprocal, params.misset[None, :]).unbind(0)
 
-    axb = cross(a_s, b_s)
-    bxc = cross(b_s, c_s)
-    cxa = cross(c_s, a_s)
-    v_star = dot(a_s, bxc)
+    axb = cross(a_star, b_star)
+    bxc = cross(b_star, c_star)
+    cxa = cross(c_star, a_star)
+    v_star = dot(a_star, bxc)
     if cell_volume is not None:
         bxc = _rescale(bxc, params.cell[0] / cell_volume)
         cxa = _rescale(cxa, params.cell[1] / cell_volume)
@@ -165,16 +185,16 @@ def crystal_basis(params: Params, static: Static) -> CrystalBasis:
         v_star = 1.0 / cell_volume
     volume = 1.0 / v_star
     a, b, c = bxc * volume, cxa * volume, axb * volume
-    a_s, b_s, c_s = cross(b, c) * v_star, cross(c, a) * v_star, cross(a, b) * v_star
-    cell = _angles(a, b, c, volume, a_s, b_s, c_s)
-    recip_cell = _angles(a_s, b_s, c_s, v_star, a, b, c)
+    a_star, b_star, c_star = cross(b, c) * v_star, cross(c, a) * v_star, cross(a, b) * v_star
+    cell_parameters = _cell_parameters(a, b, c, volume, a_star, b_star, c_star)
+    reciprocal_cell_parameters = _cell_parameters(a_star, b_star, c_star, v_star, a, b, c)
     real = torch.stack((a, b, c)) * 1e-10
     return CrystalBasis(
         real=real,
-        reciprocal=torch.stack((a_s, b_s, c_s)),
+        reciprocal=torch.stack((a_star, b_star, c_star)),
         volume=volume,
-        cell=cell,
-        reciprocal_cell=recip_cell,
+        cell=cell_parameters,
+        reciprocal_cell=reciprocal_cell_parameters,
     )
 
 
@@ -187,25 +207,8 @@ def mosaic_matrices(params: Params) -> Tensor:
     Returns:
         ``(M, 3, 3)`` matrices ``U`` with ``new = U @ old``.
     """
-    v = params.mosaic_axes
-    rot = params.mosaic_spread * params.mosaic_fractions
-    v1, v2, v3 = v[:, 0], v[:, 1], v[:, 2]
-    t1 = torch.cos(rot)
-    t2 = 1.0 - t1
-    t8 = torch.sin(rot)
-    t6 = t2 * v1
-    t7 = t6 * v2
-    t9 = t8 * v3
-    t11 = t6 * v3
-    t12 = t8 * v2
-    t19 = t2 * v2 * v3
-    t20 = t8 * v1
-    rows = (
-        torch.stack((t1 + t2 * (v1 * v1), t7 - t9, t11 + t12), dim=-1),
-        torch.stack((t7 + t9, t1 + t2 * (v2 * v2), t19 - t20), dim=-1),
-        torch.stack((t11 - t12, t19 + t20, t1 + t2 * (v3 * v3)), dim=-1),
-    )
-    return torch.stack(rows, dim=-2)
+    angles = params.mosaic_spread * params.mosaic_fractions
+    return axis_angle_matrix(params.mosaic_axes, torch.cos(angles), torch.sin(angles))
 
 
 def spindle_angles(params: Params, static: Static, *, first_loop: bool = False) -> Tensor:
@@ -255,9 +258,9 @@ def lattice_vectors(params: Params, static: Static, *, first_loop: bool = False)
 def cell_report(basis: CrystalBasis) -> dict[str, list[float]]:
     """Plain numbers for a console report (Å, degrees)."""
     cell = basis.cell.detach().cpu().double().tolist()
-    rc = basis.reciprocal_cell.detach().cpu().double().tolist()
+    reciprocal = basis.reciprocal_cell.detach().cpu().double().tolist()
     deg = 180.0 / math.pi
     return {
         "cell": cell[:3] + [x * deg for x in cell[3:]],
-        "reciprocal_cell": rc[:3] + [x * deg for x in rc[3:]],
+        "reciprocal_cell": reciprocal[:3] + [x * deg for x in reciprocal[3:]],
     }

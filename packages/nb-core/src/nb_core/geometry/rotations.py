@@ -1,15 +1,30 @@
 """Rotations of 3-vectors, in the order and form the C program uses them.
 
-All functions broadcast over leading dimensions: vectors are ``(..., 3)`` tensors in any unit,
-angles are in radians.
+All tensor functions broadcast over leading dimensions: vectors are ``(..., 3)`` tensors in any
+unit, angles are in radians. The axis-angle rotation exists in the two forms the C program
+writes: applied to a vector (:func:`rotate_axis`, and :func:`rotate_about_axis` on plain
+floats, the C ``rotate_axis``) and as a matrix (:func:`axis_angle_matrix`, the C
+``mosaic_rotation_umat``). The two forms round differently, so each caller keeps its own.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
-__all__ = ["cross", "dot", "rotate_axis", "rotate_xyz", "rotation_matrix_xyz", "unitize"]
+__all__ = [
+    "axis_angle_matrix",
+    "cross",
+    "dot",
+    "rotate_about_axis",
+    "rotate_axis",
+    "rotate_xyz",
+    "rotation_matrix_xyz",
+    "unitize",
+]
 
 
 def _dot_xyz(x: Tensor, y: Tensor) -> Tensor:
@@ -49,10 +64,10 @@ class _Dot(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
         x, y = ctx.saved_tensors
-        g = grad[..., None]
-        gx = _unbroadcast(g * y, x.shape) if ctx.needs_input_grad[0] else None
-        gy = _unbroadcast(g * x, y.shape) if ctx.needs_input_grad[1] else None
-        return gx, gy
+        grad_column = grad[..., None]
+        grad_x = _unbroadcast(grad_column * y, x.shape) if ctx.needs_input_grad[0] else None
+        grad_y = _unbroadcast(grad_column * x, y.shape) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_y
 
     @staticmethod
     def jvp(ctx, x_t: Tensor | None, y_t: Tensor | None) -> Tensor:  # type: ignore[override]
@@ -93,13 +108,13 @@ def cross(x: Tensor, y: Tensor) -> Tensor:
 
 
 def _unitize_value(v: Tensor) -> tuple[Tensor, Tensor]:
-    sq = _dot_xyz(v, v)
-    nonzero = sq > 0
-    safe_sq = torch.where(nonzero, sq, torch.ones_like(sq))
-    mag_safe = torch.sqrt(safe_sq)
-    mag = torch.where(nonzero, mag_safe, torch.zeros_like(sq))
-    unit = torch.where(nonzero[..., None], v / mag_safe[..., None], torch.zeros_like(v))
-    return unit, mag
+    squared = _dot_xyz(v, v)
+    nonzero = squared > 0
+    safe_squared = torch.where(nonzero, squared, torch.ones_like(squared))
+    safe_magnitude = torch.sqrt(safe_squared)
+    magnitude = torch.where(nonzero, safe_magnitude, torch.zeros_like(squared))
+    unit = torch.where(nonzero[..., None], v / safe_magnitude[..., None], torch.zeros_like(v))
+    return unit, magnitude
 
 
 def _inverse_or_zero(mag: Tensor) -> Tensor:
@@ -212,5 +227,62 @@ def rotate_axis(v: Tensor, axis: Tensor, phi: Tensor) -> Tensor:
     """
     sinphi = torch.sin(phi)[..., None]
     cosphi = torch.cos(phi)[..., None]
-    d = dot(axis, v)[..., None] * (1.0 - cosphi)
-    return axis * d + v * cosphi + cross(axis, v) * sinphi
+    along = dot(axis, v)[..., None] * (1.0 - cosphi)
+    return axis * along + v * cosphi + cross(axis, v) * sinphi
+
+
+def rotate_about_axis(v: Sequence[float], axis: Sequence[float], phi: float) -> list[float]:
+    """:func:`rotate_axis` on plain floats: rotate ``v`` by ``phi`` about the unit ``axis``.
+
+    The same operations in the same order as :func:`rotate_axis`, with libm ``sin`` and ``cos``
+    (as the C program), so its result is the C ``rotate_axis`` bit for bit.
+
+    Args:
+        v: The 3 components of a vector (any unit).
+        axis: The 3 components of a unit axis.
+        phi: Angle (rad), right-handed about ``axis``.
+
+    Returns:
+        The 3 components of the rotated vector, in the unit of ``v``.
+    """
+    sinphi, cosphi = math.sin(phi), math.cos(phi)
+    along = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - cosphi)
+    across = (
+        axis[1] * v[2] - axis[2] * v[1],
+        axis[2] * v[0] - axis[0] * v[2],
+        axis[0] * v[1] - axis[1] * v[0],
+    )
+    return [axis[i] * along + v[i] * cosphi + across[i] * sinphi for i in range(3)]
+
+
+def axis_angle_matrix(axes: Tensor, cos_angle: Tensor, sin_angle: Tensor) -> Tensor:
+    """Rotation matrices about unit axes, term for term as the C ``mosaic_rotation_umat``.
+
+    The cosine and sine are inputs so that a caller can take them from torch (differentiable)
+    or from libm (the C program's values, bit for bit).
+
+    Args:
+        axes: ``(n, 3)`` unit rotation axes.
+        cos_angle: ``(n,)`` cosines of the rotation angles.
+        sin_angle: ``(n,)`` sines of the rotation angles (right-handed about the axis).
+
+    Returns:
+        ``(n, 3, 3)`` matrices ``U`` with ``new = U @ old``; row i is the C ``umat[3i:3i+3]``.
+    """
+    v1, v2, v3 = axes[:, 0], axes[:, 1], axes[:, 2]
+    t1 = cos_angle
+    t2 = 1.0 - t1
+    t8 = sin_angle
+    t6 = t2 * v1
+    t7 = t6 * v2
+    t9 = t8 * v3
+    t11 = t6 * v3
+    t12 = t8 * v2
+    t19 = t2 * v2 * v3
+    t20 = t8 * v1
+    rows = (
+        torch.stack((t1 + t2 * (v1 * v1), t7 - t9, t11 + t12), dim=-1),
+        torch.stack((t7 + t9, t1 + t2 * (v2 * v2), t19 - t20), dim=-1),
+        torch.stack((t11 - t12, t19 + t20, t1 + t2 * (v3 * v3)), dim=-1),
+    )
+    return torch.stack(rows, dim=-2)

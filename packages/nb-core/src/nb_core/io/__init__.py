@@ -3,14 +3,9 @@
 from nb_core.io._atomic import atomic_write_bytes
 from nb_core.io._fdump import read_fdump, write_fdump
 from nb_core.io._hkl import FGrid, HklTable, grid_from_hkl, read_hkl
+from nb_core.io._journal import recover_outputs
 from nb_core.io._matrix import read_matrix
-from nb_core.io._outputs import (
-    OutputSet,
-    OutputsInterrupted,
-    check_outputs,
-    recover_outputs,
-    write_output,
-)
+from nb_core.io._outputs import OutputSet, OutputsInterrupted, check_outputs, write_output
 from nb_core.io._raw import read_float_image, read_pgm, write_float_image, write_pgm
 from nb_core.io._smv import SmvImage, read_smv, smv_value_of, write_smv
 from nb_core.io._sources import SourceTable, read_sourcefile
