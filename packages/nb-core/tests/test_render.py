@@ -59,9 +59,9 @@ def test_gradients_are_finite(field: str) -> None:
 
 
 def test_unravel_matches_torch() -> None:
-    from nb_core.render import _unravel
+    from nb_core.layout import unravel
 
     shape = (3, 1, 5, 4)
     flat = torch.tensor([0, 7, 59, 33])
-    for mine, ref in zip(_unravel(flat, shape), torch.unravel_index(flat, shape), strict=True):
+    for mine, ref in zip(unravel(flat, shape), torch.unravel_index(flat, shape), strict=True):
         assert torch.equal(mine, ref)
