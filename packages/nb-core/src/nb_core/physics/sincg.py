@@ -3,8 +3,9 @@
 ``sincg(h, n) = sin(pi n h) / sin(pi h)`` has a removable 0/0 at every integer ``h``. Each form
 here works from the offset ``d = h - h0`` to the nearest integer ``h0``; within a small
 ``|d|`` (see :func:`near_node`) the closed form is replaced by its second-order Taylor form
-(:func:`sincg_taylor`), so that values and first and second derivatives stay finite there.
-That one Taylor form serves every function of this module.
+(:func:`sincg_taylor`, with its slope :func:`sincg_taylor_slope`), so that values and
+first and second derivatives stay finite there. That one Taylor form serves every function
+of this module.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "sincg_offset_and_slopes_differentiable",
     "sincg_sign",
     "sincg_taylor",
+    "sincg_taylor_slope",
 ]
 
 #: Largest integer cell count for which :func:`sincg_chebyshev` is used (its float32 error
@@ -70,12 +72,25 @@ def near_node(delta: Tensor) -> Tensor:
     return torch.abs(delta.detach()) < threshold
 
 
+def sincg_taylor_slope(delta: Tensor, n: Tensor) -> Tensor:
+    """``df/dd = -(pi^2 / 3) n (n^2 - 1) d``: the slope of :func:`sincg_taylor`'s value.
+
+    Args:
+        delta: ``(...)`` offsets from the nearest integer (unitless).
+        n: number of cells (unitless), broadcast against ``delta``.
+
+    Returns:
+        ``(...)`` slopes.
+    """
+    return ((-(math.pi**2) / 3.0) * n * (n * n - 1.0)) * delta
+
+
 def sincg_taylor(
     delta: Tensor, n: Tensor, with_n: bool = False
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Second-order Taylor form of ``f = sin(pi n d) / sin(pi d)`` about ``d = 0``.
 
-    ``f = n (1 - (pi d)^2 (n^2 - 1) / 6)``, ``df/dd = -(pi^2 / 3) n (n^2 - 1) d`` and
+    ``f = n (1 - (pi d)^2 (n^2 - 1) / 6)``, ``df/dd`` (:func:`sincg_taylor_slope`) and
     ``df/dn = 1 - (pi d)^2 (3 n^2 - 1) / 6``: polynomials, finite for every ``d``, so they may be
     evaluated everywhere and selected with ``torch.where``.
 
@@ -89,7 +104,7 @@ def sincg_taylor(
     """
     x2 = (math.pi * delta) ** 2
     value = n * (1.0 - x2 * (n * n - 1.0) / 6.0)
-    slope_d = ((-(math.pi**2) / 3.0) * n * (n * n - 1.0)) * delta
+    slope_d = sincg_taylor_slope(delta, n)
     if not with_n:
         return value, slope_d, None
     return value, slope_d, 1.0 - x2 * ((3.0 * (n * n) - 1.0) / 6.0)
@@ -255,8 +270,7 @@ def sincg_offset_and_slopes(
     f = torch.where(zero, n, f_far)
     inv = torch.reciprocal(sin_x)
     fd = torch.addcmul(cos_nx * n, f_far, cos_x, value=-1.0).mul_(inv).mul_(math.pi)
-    _, fd_near, _ = sincg_taylor(delta, n)
-    fd = torch.where(near_node(delta), fd_near, fd)
+    fd = torch.where(near_node(delta), sincg_taylor_slope(delta, n), fd)
     if not with_n:
         return f, fd, None
     fn = torch.where(zero, 1.0, (x * cos_nx).mul_(inv))
