@@ -68,7 +68,8 @@ __all__ = [
     "package_in_cache",
 ]
 
-#: ``kernel(pixel_index, disabled, first, *inputs) -> (values, disabled, first_pending)``
+#: ``kernel(pixel_index, interpolation_disabled, first_loop_pending, *inputs)`` returning
+#: the same three after the chunk, pixel values first.
 ChunkKernel = Callable[..., tuple[Tensor, Tensor, Tensor]]
 
 _LOADED: dict[str, ChunkKernel] = {}
