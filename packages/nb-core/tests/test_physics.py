@@ -21,6 +21,7 @@ from nb_core.physics.lattice_factors import (
     square_lattice_sq,
     square_lattice_sq_value,
 )
+from nb_core.physics.sincg import near_node, sincg_offset_and_slopes, sincg_taylor
 from nb_core.physics.structure_factors import lookup_nearest_padded, pad_grid
 
 F64 = torch.float64
@@ -187,3 +188,23 @@ def test_square_lattice_sq_saved_slopes_equal_the_recomputed_ones() -> None:
     )
     for a, b in zip(plain, graph, strict=True):
         assert torch.allclose(a, b.detach(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_taylor_form_meets_the_closed_form_where_it_takes_over(dtype: torch.dtype) -> None:
+    # Just outside the threshold of near_node the closed form is used; just inside, the
+    # Taylor form: their values and slopes in n agree there (both formed in float64).
+    threshold = 1e-9 if dtype == torch.float64 else 1e-4
+    delta = torch.tensor([threshold * 1.01, -threshold * 1.01], dtype=F64)
+    assert not near_node(delta.to(dtype)).any()
+    assert near_node((delta * 0.98).to(dtype)).all()
+    n = torch.tensor(7.5, dtype=F64)
+    value, slope_d, slope_n = sincg_taylor(delta, n, with_n=True)
+    closed, closed_slope_d, closed_slope_n = sincg_offset_and_slopes(delta, n, with_n=True)
+    assert slope_n is not None
+    assert closed_slope_n is not None
+    assert torch.allclose(value, closed, rtol=1e-12)
+    assert torch.allclose(slope_n, closed_slope_n, rtol=1e-9)
+    if dtype == torch.float32:
+        # At 1e-4 the closed-form slope has not yet lost its digits to cancellation.
+        assert torch.allclose(slope_d, closed_slope_d, rtol=1e-6)

@@ -59,9 +59,32 @@ def test_gradients_are_finite(field: str) -> None:
 
 
 def test_unravel_matches_torch() -> None:
-    from nb_core.render import _unravel
+    from nb_core.layout import unravel
 
     shape = (3, 1, 5, 4)
     flat = torch.tensor([0, 7, 59, 33])
-    for mine, ref in zip(_unravel(flat, shape), torch.unravel_index(flat, shape), strict=True):
+    for mine, ref in zip(unravel(flat, shape), torch.unravel_index(flat, shape), strict=True):
         assert torch.equal(mine, ref)
+
+
+def test_each_chunk_returns_the_run_state_it_leaves() -> None:
+    from nb_core.render import RunState, render_pixels
+
+    index = torch.arange(6)
+    # Without -dmin a chunk's first evaluation is the run's first phi loop: after it, the
+    # loop is known to be over.
+    exp = resolve(small())
+    values, after = render_pixels(
+        index, exp.params, exp.static, state=RunState.run_start(exp.params.device)
+    )
+    assert after.first_loop_over
+    assert not bool(after.first_loop_pending)
+    assert not bool(after.interpolation_disabled)
+    alone, _ = render_pixels(index, exp.params, exp.static)
+    assert torch.equal(values, alone)
+    # With -dmin whether it is over depends on the cut: it stays a tensor's question.
+    cut = resolve(small(dmin_A=50.0))
+    _, after_cut = render_pixels(
+        index, cut.params, cut.static, state=RunState.run_start(cut.params.device)
+    )
+    assert not after_cut.first_loop_over

@@ -1,4 +1,7 @@
-"""Chunk kernels compiled ahead of time and kept on disk.
+"""Compiled chunk kernels: by ``torch.compile``, or ahead of time and kept on disk.
+
+A render with ``compile=True`` runs its chunks through :func:`chunk_kernel`: the chunk's
+physics with every input a plain tensor (:func:`chunk_from_tensors`), compiled.
 
 ``torch.compile`` traces the Python chunk kernel again in every process (several seconds for
 this kernel, plus importing dynamo), even when inductor's own cache already holds the compiled
@@ -30,23 +33,43 @@ import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from nb_core.geometry.detector import DetectorFrame
+from nb_core.params import Params, Static
+from nb_core.render import (
+    RenderConstants,
+    RunState,
+    chunk_plan,
+    chunk_values,
+    padded_index,
+    render_constants,
+)
+
 __all__ = [
+    "BoundChunkKernel",
     "ChunkKernel",
     "KernelCacheError",
     "aot_chunk_kernel",
     "cache_folder_problem",
+    "chunk_from_tensors",
+    "chunk_kernel",
+    "compiled_chunk",
     "digest_path",
+    "flatten_inputs",
+    "kernel_in_cache",
     "kernel_key",
+    "kernel_package",
     "kernel_path",
     "package_in_cache",
 ]
 
-#: ``kernel(pixel_index, disabled, first, *inputs) -> (values, disabled, first_pending)``
+#: ``kernel(pixel_index, interpolation_disabled, first_loop_pending, *inputs)`` returning
+#: the same three after the chunk, pixel values first.
 ChunkKernel = Callable[..., tuple[Tensor, Tensor, Tensor]]
 
 _LOADED: dict[str, ChunkKernel] = {}
@@ -307,3 +330,169 @@ def aot_chunk_kernel(
         kernel = _open(path)
     _LOADED[key] = kernel
     return kernel
+
+
+_PARAM_FIELDS = tuple(f.name for f in fields(Params))
+_FRAME_FIELDS = tuple(f.name for f in fields(DetectorFrame))
+_CONSTANT_FIELDS = tuple(f.name for f in fields(RenderConstants) if f.name != "frame")
+
+
+def flatten_inputs(params: Params, constants: RenderConstants) -> list[Tensor | None]:
+    """Every field of ``params``, ``constants.frame`` and ``constants``, in order, as one list
+    (None where absent)."""
+    return [
+        *(getattr(params, name) for name in _PARAM_FIELDS),
+        *(getattr(constants.frame, name) for name in _FRAME_FIELDS),
+        *(getattr(constants, name) for name in _CONSTANT_FIELDS),
+    ]
+
+
+def chunk_from_tensors(
+    static: Static,
+    pixel_index: Tensor,
+    interpolation_disabled: Tensor,
+    first_loop_pending: Tensor,
+    *values: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`nb_core.render.chunk_values` with every input a plain tensor argument.
+
+    Nothing travels inside objects, so ``torch.compile`` and ``torch.export`` treat every
+    tensor as a graph input and trace only the per-chunk kernel.
+
+    Args:
+        static: Static options.
+        pixel_index: ``(P,)`` flat pixel indices.
+        interpolation_disabled, first_loop_pending: ``()`` bool: the run's state
+            (:class:`~nb_core.render.RunState`).
+        *values: :func:`flatten_inputs` of the render.
+
+    Returns:
+        ``(values, interpolation_disabled, first_loop_pending)`` after the chunk.
+    """
+    n_params, n_frame = len(_PARAM_FIELDS), len(_FRAME_FIELDS)
+    params = Params(**dict(zip(_PARAM_FIELDS, values[:n_params], strict=True)))  # type: ignore[arg-type]
+    frame_values = dict(zip(_FRAME_FIELDS, values[n_params : n_params + n_frame], strict=True))
+    frame = DetectorFrame(**frame_values)  # type: ignore[arg-type]
+    rest = dict(zip(_CONSTANT_FIELDS, values[n_params + n_frame :], strict=True))
+    constants = RenderConstants(frame=frame, **rest)  # type: ignore[arg-type]
+    state = RunState(interpolation_disabled, first_loop_pending)
+    part, after = chunk_values(pixel_index, params, static, constants, state)
+    return part, after.interpolation_disabled, after.first_loop_pending
+
+
+@functools.cache
+def compiled_chunk() -> ChunkKernel:
+    """:func:`chunk_from_tensors` compiled with ``torch.compile`` (one fused loop per chunk shape).
+
+    Compiled once per process and per (static options, chunk shape, dtype, device); the
+    inductor cache on disk makes later processes start fast. Call it as
+    ``kernel(static, pixel_index, interpolation_disabled, first_loop_pending, *inputs)``.
+    """
+    return torch.compile(chunk_from_tensors, dynamic=False)
+
+
+@dataclass(frozen=True)
+class BoundChunkKernel:
+    """A compiled chunk kernel (static options bound or compiled in) and a render's inputs."""
+
+    kernel: ChunkKernel
+    inputs: list[Tensor | None]
+
+    def __call__(self, pixel_index: Tensor, state: RunState) -> tuple[Tensor, RunState]:
+        """The values of one (padded) chunk and the run's state after it."""
+        with warnings.catch_warnings():
+            # Dynamo reads ``.grad`` of non-leaf inputs while tracing; torch warns about its
+            # own access. Nothing of ours is at fault, so keep the warning quiet.
+            warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor")
+            values, disabled, pending = self.kernel(
+                pixel_index, state.interpolation_disabled, state.first_loop_pending, *self.inputs
+            )
+        return values, RunState(disabled, pending)
+
+
+def _example_inputs(
+    pixels: Tensor, chunk: int, params: Params, inputs: list[Tensor | None]
+) -> tuple[Tensor | None, ...]:
+    """The inputs of a render's first kernel call, which every call's shapes match."""
+    start = RunState.run_start(params.device)
+    first_index = padded_index(pixels[:chunk], chunk)
+    return (first_index, start.interpolation_disabled, start.first_loop_pending, *inputs)
+
+
+def chunk_kernel(
+    params: Params,
+    static: Static,
+    constants: RenderConstants,
+    pixels: Tensor,
+    chunk: int,
+    kernel_cache: str | os.PathLike[str] | None,
+) -> BoundChunkKernel:
+    """The kernel of a render with ``compile=True``: ahead of time (:func:`aot_chunk_kernel`)
+    with a ``kernel_cache``, no gradient to track and some pixels; else ``torch.compile``.
+
+    Args:
+        params: Parameters.
+        static: Static options.
+        constants: The render's shared quantities.
+        pixels: ``(N,)`` flat indices the render evaluates.
+        chunk: Pixels per chunk (every call is padded to it).
+        kernel_cache: Folder of the ahead-of-time compiled kernels, or None.
+
+    Returns:
+        ``kernel(padded pixel_index, state) -> (values, state)``.
+    """
+    inputs = flatten_inputs(params, constants)
+    tracked = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
+    if kernel_cache is None or tracked or pixels.shape[0] == 0:
+        return BoundChunkKernel(functools.partial(compiled_chunk(), static), inputs)
+    example = _example_inputs(pixels, chunk, params, inputs)
+    bound = functools.partial(chunk_from_tensors, static)
+    return BoundChunkKernel(aot_chunk_kernel(bound, static, example, kernel_cache), inputs)
+
+
+def kernel_package(
+    params: Params,
+    static: Static,
+    kernel_cache: str | os.PathLike[str],
+    *,
+    max_evaluations: int | None = None,
+) -> Path | None:
+    """The package file ``render(..., compile=True, kernel_cache=...)`` would load or build.
+
+    Args:
+        params: Parameters.
+        static: Static options.
+        kernel_cache: Folder of the ahead-of-time compiled kernels.
+        max_evaluations: The chunk budget the render would use (None: its compiled default).
+
+    Returns:
+        ``kernel_cache / "chunk-<key>.pt2"``, or None when the job renders no pixel.
+    """
+    pixels, chunk = chunk_plan(params, static, max_evaluations, compile=True)
+    if pixels.shape[0] == 0:
+        return None
+    inputs = flatten_inputs(params, render_constants(params, static))
+    return kernel_path(static, _example_inputs(pixels, chunk, params, inputs), kernel_cache)
+
+
+def kernel_in_cache(
+    params: Params,
+    static: Static,
+    kernel_cache: str | os.PathLike[str],
+    *,
+    max_evaluations: int | None = None,
+) -> bool:
+    """Whether ``render(..., compile=True, kernel_cache=...)`` would load a kernel already built.
+
+    Args:
+        params: Parameters.
+        static: Static options.
+        kernel_cache: Folder of the ahead-of-time compiled kernels.
+        max_evaluations: The chunk budget the render would use (None: its compiled default).
+
+    Returns:
+        True when the package for this job's kernel is one nb wrote (its digest matches) in a
+        folder only the current user may write to; see :func:`package_in_cache`.
+    """
+    package = kernel_package(params, static, kernel_cache, max_evaluations=max_evaluations)
+    return package is not None and package_in_cache(package)

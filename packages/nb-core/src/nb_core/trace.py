@@ -17,9 +17,11 @@ from torch import Tensor
 from nb_core.params import Params, Static
 from nb_core.render import (
     Evaluation,
-    _shared,
+    RenderConstants,
+    RunState,
     evaluate_pixels,
     lattice_factor_signed,
+    render_constants,
     rendered_pixels,
 )
 
@@ -75,12 +77,62 @@ def _last_true(mask: Tensor) -> int:
     return int(idx[-1]) if idx.numel() else -1
 
 
+def _state_before(
+    flat: int, params: Params, static: Static, constants: RenderConstants
+) -> RunState:
+    """The run's state when the C program reaches pixel ``flat`` (raster index).
+
+    Only interpolation and the phi0 quirk carry state; then every rendered pixel before
+    ``flat`` is evaluated (cheap for the small images traces are used on).
+    """
+    state = RunState.run_start(params.device)
+    stateful = (static.interpolate and static.has_hkl) or constants.lattice_first is not None
+    pixels = rendered_pixels(params, static)
+    before = pixels[pixels < flat]
+    if stateful and before.numel():
+        state = evaluate_pixels(before, params, static, constants=constants, state=state).state
+    return state
+
+
+def _last_evaluation(
+    evaluation: Evaluation, params: Params, static: Static, constants: RenderConstants
+) -> tuple[Tensor, float, Tensor, float]:
+    """What the C program's loop variables hold after a traced pixel's last evaluation.
+
+    Args:
+        evaluation: The traced pixel's intermediates (a batch of one).
+        params: Parameters.
+        static: Static options.
+        constants: The render's shared quantities.
+
+    Returns:
+        ``(hkl, f_latt, cell, f_cell)``: the ``(3,)`` fractional indices, signed lattice
+        factor and ``(3, 3)`` rotated cell (Å) of the last evaluation inside the cut, and the
+        structure factor of the last one not skipped (0 where there is none).
+    """
+    lattice_sq = evaluation.lattice_factor_sq[0]
+    last = _last_true(evaluation.passed[0][..., None, None].expand_as(lattice_sq))
+    active = evaluation.passed[0][..., None, None] & ((lattice_sq != 0) | static.has_water)
+    last_cell = _last_true(active)
+    if last >= 0:
+        li, xi, si, fi, mi = _unravel(last, evaluation.lattice_factor_sq.shape[1:])
+        hkl = evaluation.hkl[:, 0, li, xi, si, fi, mi]
+        f_latt = float(lattice_factor_signed(hkl[:, None], params, static, constants.reciprocal)[0])
+        cell = constants.lattice[fi, mi] * 1e10
+    else:
+        hkl = torch.zeros(3, dtype=params.dtype)
+        f_latt = 0.0
+        cell = constants.lattice[0, 0] * 1e10
+    f_cells = evaluation.f_cell[0].expand_as(lattice_sq).reshape(-1)
+    f_cell = float(f_cells[last_cell]) if last_cell >= 0 else 0.0
+    return hkl, f_latt, cell, f_cell
+
+
 def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> PixelTrace:
     """Trace one pixel.
 
     State carried from earlier pixels (interpolation switched off, the run's first phi loop
-    done) is taken into account by evaluating every rendered pixel before it (cheap for the
-    small images traces are used on).
+    done) is taken into account (see :func:`_state_before`).
 
     Args:
         params: Parameters.
@@ -91,55 +143,39 @@ def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> Pix
     Returns:
         The trace.
     """
-    sh = _shared(params, static)
+    constants = render_constants(params, static)
     flat = spixel * static.fpixels + fpixel
-    disabled = torch.zeros((), dtype=torch.bool, device=params.device)
-    pixels = rendered_pixels(params, static)
-    pending = torch.ones((), dtype=torch.bool, device=params.device)
-    stateful = (static.interpolate and static.has_hkl) or sh.lattice_first is not None
-    before = pixels[pixels < flat]
-    if stateful and before.numel():
-        prior = evaluate_pixels(before, params, static, shared=sh, first_chunk=pending)
-        disabled, pending = prior.interpolation_disabled, prior.first_loop_pending
+    state = _state_before(flat, params, static, constants)
     index = torch.tensor([flat], device=params.device)
-    ev = evaluate_pixels(
-        index, params, static, shared=sh, interpolation_disabled=disabled, first_chunk=pending
-    )
-    lam0 = float(params.wavelength)
-    pos = ev.positions[0, -1, -1]
-    scat = ev.scattering[0, -1, -1, -1]
-    stol = 0.5 * float(torch.linalg.vector_norm(scat))
-    twotheta = math.atan2(math.hypot(float(pos[1]), float(pos[2])), float(pos[0]))
-    evaluated = ev.passed[0][..., None, None].expand_as(ev.lattice_factor_sq[0])
-    last = _last_true(evaluated)
-    active = ev.passed[0][..., None, None] & ((ev.lattice_factor_sq[0] != 0) | static.has_water)
-    last_cell = _last_true(active)
-    shape = ev.lattice_factor_sq.shape[1:]
-    if last >= 0:
-        li, xi, si, fi, mi = _unravel(last, shape)
-        hkl = ev.hkl[:, 0, li, xi, si, fi, mi]
-        f_latt = float(lattice_factor_signed(hkl[:, None], params, static, sh.reciprocal)[0])
-        cell = sh.lattice[fi, mi] * 1e10
-    else:
-        hkl = torch.zeros(3, dtype=params.dtype)
-        f_latt = 0.0
-        cell = sh.lattice[0, 0] * 1e10
-    f_cells = ev.f_cell[0].expand_as(ev.lattice_factor_sq[0]).reshape(-1)
-    f_cell = float(f_cells[last_cell]) if last_cell >= 0 else 0.0
+    evaluation = evaluate_pixels(index, params, static, constants=constants, state=state)
+    wavelength = float(params.wavelength)
+    position = evaluation.positions[0, -1, -1]
+    scattering = evaluation.scattering[0, -1, -1, -1]
+    stol = 0.5 * float(torch.linalg.vector_norm(scattering))
+    twotheta = math.atan2(math.hypot(float(position[1]), float(position[2])), float(position[0]))
+    hkl, f_latt, cell, f_cell = _last_evaluation(evaluation, params, static, constants)
     hkl0 = [math.ceil(float(x) - 0.5) for x in hkl]
-    intensity = float(ev.intensity[0])
-    polar = float(ev.polar_used[0])
+    intensity = float(evaluation.intensity[0])
+    polar = float(evaluation.polar_used[0])
     if static.oversample_polar:
-        last_src = _last_true(ev.passed[0])
-        polar = float(ev.polar[0].reshape(-1)[last_src]) if last_src >= 0 else 0.0
-    omega = float(ev.omega[0, -1, -1]) if static.oversample_omega else float(ev.omega_used[0])
-    capture = float(ev.capture[0, -1, -1]) if static.oversample_thick else float(ev.capture_used[0])
+        last_src = _last_true(evaluation.passed[0])
+        polar = float(evaluation.polar[0].reshape(-1)[last_src]) if last_src >= 0 else 0.0
+    omega = (
+        float(evaluation.omega[0, -1, -1])
+        if static.oversample_omega
+        else float(evaluation.omega_used[0])
+    )
+    capture = (
+        float(evaluation.capture[0, -1, -1])
+        if static.oversample_thick
+        else float(evaluation.capture_used[0])
+    )
     return PixelTrace(
         fpixel=fpixel,
         spixel=spixel,
         stol=stol,
-        stol_beam_x=math.sin(twotheta / 2.0) / (lam0 * 1e10),
-        position=[float(x) for x in pos],
+        stol_beam_x=math.sin(twotheta / 2.0) / (wavelength * 1e10),
+        position=[float(x) for x in position],
         hkl=[float(x) for x in hkl],
         hkl0=hkl0,
         f_cell=f_cell,
@@ -149,9 +185,9 @@ def trace_pixel(params: Params, static: Static, fpixel: int, spixel: int) -> Pix
         polar=polar,
         omega=omega,
         capture=capture,
-        pixel=float(torch.tensor(float(ev.value[0]), dtype=torch.float32)),
+        pixel=float(torch.tensor(float(evaluation.value[0]), dtype=torch.float32)),
         cell=[[float(x) for x in row] for row in cell],
-        evaluation=ev,
+        evaluation=evaluation,
     )
 
 
@@ -173,18 +209,18 @@ def format_printout(trace: PixelTrace, pixel_value: float | None = None) -> list
     Returns:
         Lines, as the C program prints them.
     """
-    t = trace
-    value = t.pixel if pixel_value is None else pixel_value
-    a, b, c = t.cell
+    value = trace.pixel if pixel_value is None else pixel_value
+    a, b, c = trace.cell
     lines = [
-        f"{t.fpixel:4d} {t.spixel:4d} : stol = {t.stol:g} or {t.stol_beam_x:g}",
-        f"at {t.position[0]:g} {t.position[1]:g} {t.position[2]:g}",
-        f"hkl= {t.hkl[0]:f} {t.hkl[1]:f} {t.hkl[2]:f}  hkl0= {t.hkl0[0]} {t.hkl0[1]} {t.hkl0[2]}",
-        f" F_cell={t.f_cell:g}  F_latt={t.f_latt:g}   I = {t.intensity:g}",
-        f"I/steps {t.intensity_per_step:15.10g}",
-        f"polar   {t.polar:15.10g}",
-        f"omega   {t.omega:15.10g}",
-        f"capfrac {t.capture:15.10g}",
+        f"{trace.fpixel:4d} {trace.spixel:4d} : stol = {trace.stol:g} or {trace.stol_beam_x:g}",
+        f"at {trace.position[0]:g} {trace.position[1]:g} {trace.position[2]:g}",
+        f"hkl= {trace.hkl[0]:f} {trace.hkl[1]:f} {trace.hkl[2]:f}  "
+        f"hkl0= {trace.hkl0[0]} {trace.hkl0[1]} {trace.hkl0[2]}",
+        f" F_cell={trace.f_cell:g}  F_latt={trace.f_latt:g}   I = {trace.intensity:g}",
+        f"I/steps {trace.intensity_per_step:15.10g}",
+        f"polar   {trace.polar:15.10g}",
+        f"omega   {trace.omega:15.10g}",
+        f"capfrac {trace.capture:15.10g}",
         f"pixel   {value:15.10g}",
         "real-space cell vectors (Angstrom):",
         "     %-10s  %-10s  %-10s" % ("a", "b", "c"),
