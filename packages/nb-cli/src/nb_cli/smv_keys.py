@@ -142,30 +142,30 @@ def header_pairs(values: HeaderValues) -> list[tuple[str, str]]:
         ``(key, value)`` pairs of :data:`WRITTEN_KEYS`, values formatted as the C program
         formats them (``%g`` of mm, Å, pixels and degrees).
     """
-    px = values.pixel_size_m
+    pixel = values.pixel_size_m
     fbeam, sbeam = values.fbeam_m, values.sbeam_m
     detsize_s = values.detsize_s_m
-    g = "{:g}".format
+    percent_g = "{:g}".format  # C printf %g
     return [
-        ("PIXEL_SIZE", g(px * 1000.0)),
-        ("DISTANCE", g(values.distance_m * 1000.0)),
-        ("WAVELENGTH", g(values.wavelength_m * 1e10)),
-        ("BEAM_CENTER_X", g(values.xbeam_m * 1000.0)),
-        ("BEAM_CENTER_Y", g(values.ybeam_m * 1000)),
-        ("ADXV_CENTER_X", g(fbeam * 1000.0)),
-        ("ADXV_CENTER_Y", g((detsize_s - sbeam) * 1000)),
-        ("MOSFLM_CENTER_X", g((sbeam - 0.5 * px) * 1000.0)),
-        ("MOSFLM_CENTER_Y", g((fbeam - 0.5 * px) * 1000)),
-        ("DENZO_X_BEAM", g((sbeam - 0.0 * px) * 1000.0)),
-        ("DENZO_Y_BEAM", g((fbeam - 0.0 * px) * 1000)),
-        ("DIALS_ORIGIN", ",".join(g(x) for x in values.dials_origin_mm)),
-        ("XDS_ORGX", g(values.orgx_px)),
-        ("XDS_ORGY", g(values.orgy_px)),
-        ("CLOSE_DISTANCE", g(values.close_distance_m * 1000.0)),
-        ("PHI", g(values.phi0_rad * RTD)),
-        ("OSC_START", g(values.phi0_rad * RTD)),
-        ("OSC_RANGE", g(values.osc_rad * RTD)),
-        ("TWOTHETA", g(values.twotheta_rad * RTD)),
+        ("PIXEL_SIZE", percent_g(pixel * 1000.0)),
+        ("DISTANCE", percent_g(values.distance_m * 1000.0)),
+        ("WAVELENGTH", percent_g(values.wavelength_m * 1e10)),
+        ("BEAM_CENTER_X", percent_g(values.xbeam_m * 1000.0)),
+        ("BEAM_CENTER_Y", percent_g(values.ybeam_m * 1000)),
+        ("ADXV_CENTER_X", percent_g(fbeam * 1000.0)),
+        ("ADXV_CENTER_Y", percent_g((detsize_s - sbeam) * 1000)),
+        ("MOSFLM_CENTER_X", percent_g((sbeam - 0.5 * pixel) * 1000.0)),
+        ("MOSFLM_CENTER_Y", percent_g((fbeam - 0.5 * pixel) * 1000)),
+        ("DENZO_X_BEAM", percent_g((sbeam - 0.0 * pixel) * 1000.0)),
+        ("DENZO_Y_BEAM", percent_g((fbeam - 0.0 * pixel) * 1000)),
+        ("DIALS_ORIGIN", ",".join(percent_g(x) for x in values.dials_origin_mm)),
+        ("XDS_ORGX", percent_g(values.orgx_px)),
+        ("XDS_ORGY", percent_g(values.orgy_px)),
+        ("CLOSE_DISTANCE", percent_g(values.close_distance_m * 1000.0)),
+        ("PHI", percent_g(values.phi0_rad * RTD)),
+        ("OSC_START", percent_g(values.phi0_rad * RTD)),
+        ("OSC_RANGE", percent_g(values.osc_rad * RTD)),
+        ("TWOTHETA", percent_g(values.twotheta_rad * RTD)),
         ("DETECTOR_SN", "000"),
         ("BEAMLINE", "fake"),
     ]
@@ -222,8 +222,8 @@ def apply_header(settings: Settings, path: str, *, is_mask: bool) -> None:
     settings.close_distance_mm = values.get("CLOSE_DISTANCE", settings.close_distance_mm)
     settings.lambda_A = values.get("WAVELENGTH", settings.lambda_A)
     settings.xbeam_mm = values.get("BEAM_CENTER_X", settings.xbeam_mm)
-    if (v := values.get("BEAM_CENTER_Y")) is not None:
-        settings.ybeam_mm = (detsize_s - v / 1000.0) * 1000.0 if is_mask else v
+    if (ybeam := values.get("BEAM_CENTER_Y")) is not None:
+        settings.ybeam_mm = (detsize_s - ybeam / 1000.0) * 1000.0 if is_mask else ybeam
     settings.orgx = values.get("ORGX", settings.orgx)
     settings.orgy = values.get("ORGY", settings.orgy)
     settings.phi_deg = values.get("PHI", settings.phi_deg)

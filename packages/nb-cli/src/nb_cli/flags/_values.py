@@ -12,9 +12,20 @@ in full, so that a value is either read whole or refused:
 A value that the C program would read only in part (``1e3`` as an integer is 1) or that
 overflows is refused with a line that says what would be valid. Counts are range-checked where
 the C program would misbehave or silently substitute another value (:data:`COUNT_MINIMUM`);
-every value with a defined meaning in the C program is kept. ``-roi`` boxes must not be empty
-(``XMIN <= XMAX`` and ``YMIN <= YMAX`` where both are given; a negative value means the
-detector's edge, as in the C program).
+every value with a defined meaning in the C program is kept:
+
+- ``-detpixels``/``_f``/``_s`` at least 1 (0 makes the C program take the size from
+  ``-detsize``, 1024 pixels by default; a negative count gives no image);
+- ``-N``/``-Na``/``-Nb``/``-Nc`` at least 0 (0 and 1 both mean one cell; 0 also turns on
+  automatic interpolation);
+- ``-oversample``, ``-mosaic_domains``, ``-dispsteps``, ``-hdivsteps``, ``-vdivsteps``,
+  ``-divsteps`` and ``-detector_thicksteps`` at least 0, where 0 means "automatic" as in the C
+  program (a negative count is silently automatic there);
+- ``-phisteps`` at least 0 (the C program reads 0 as one step, a negative count as automatic);
+- the seeds from -2147483647 to 2147483647 (the C program negates them; -2147483648 has no
+  negative in an ``int``);
+- ``-roi`` boxes are not empty (``XMIN <= XMAX`` and ``YMIN <= YMAX`` where both are given;
+  a negative value means the detector's edge, as in the C program).
 """
 
 from __future__ import annotations
@@ -39,10 +50,7 @@ _REAL_HINT = "write a decimal such as 12.5, -0.3 or 1e-3 (ASCII digits; no inf, 
 _INT_HINT = "write ASCII digits with an optional sign (no '.', exponent, '_' or space)"
 
 #: The smallest value of each count and seed flag (values up to INT_MAX are read), and what
-#: the line says is valid. ``-detpixels`` 0 would make the C program take the size from
-#: ``-detsize``; ``-N`` 0 and 1 both mean one cell; 0 steps, domains or sub-pixels mean
-#: automatic (a negative count is silently automatic there); the C program negates the seeds,
-#: and -2147483648 has no negative in an ``int``.
+#: the line says is valid.
 COUNT_MINIMUM: dict[str, tuple[int, str]] = {
     **dict.fromkeys(("-N", "-Na", "-Nb", "-Nc"), (0, "a cell count >= 0 (0 and 1: one cell)")),
     **dict.fromkeys(
