@@ -114,3 +114,12 @@ def test_c_argv_drops_nb_options_and_replaces_outputs() -> None:
     assert argv[argv.index("-floatfile") + 1] == "b.bin"
     assert argv.count("-floatfile") == 1
     assert argv[-2:] == ["-intfile", "c.img"]
+
+
+def test_every_c_flag_name_triggers_one_of_its_own_clauses() -> None:
+    for flag in FLAGS:
+        if flag.name == "-mask":
+            assert not flag.clauses  # nb_cli.smv_keys reads the file before the loop
+            continue
+        for name in flag.names:
+            assert any(clause.matches(name) for clause in flag.clauses), name

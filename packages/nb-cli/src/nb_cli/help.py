@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from nb_cli.flags import FLAGS, NB_OPTIONS, Flag
+from nb_cli.flags import FLAGS, HELP_SECTIONS, NB_OPTIONS, Flag
 
 __all__ = ["flag_help_rows", "print_flag_help"]
-
-_ORDER = ["Crystal", "Structure factors", "Beam", "Detector", "Sampling", "Outputs", "Run", "nb"]
 
 
 def flag_help_rows() -> list[tuple[str, list[Flag]]]:
     """Flags grouped by help section, in display order."""
-    flags = sorted((*FLAGS, *NB_OPTIONS), key=lambda f: (_ORDER.index(f.group), f.name.lower()))
+    flags = sorted(
+        (*FLAGS, *NB_OPTIONS), key=lambda f: (HELP_SECTIONS.index(f.group), f.name.lower())
+    )
     return [(group, list(items)) for group, items in groupby(flags, key=lambda f: f.group)]
 
 
