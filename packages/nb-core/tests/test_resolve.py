@@ -158,7 +158,7 @@ def test_flux_sets_the_fluence_and_the_beam_clips_the_sample() -> None:
 def test_sampling_step_rules() -> None:
     sampling = resolve_sampling(cubic()).report
     assert (sampling.hdivsteps, sampling.hdivrange, sampling.hdivstep) == (1, 0.0, 0.0)
-    assert sampling.phis == (0.0,)
+    assert sampling.phisteps == 1
     # steps alone: the C program takes a range of 1 (rad) split into that many steps
     sampling = resolve_sampling(cubic(hdivsteps=4)).report
     assert (sampling.hdivsteps, sampling.hdivrange, sampling.hdivstep) == (4, 1.0, 0.25)
@@ -175,3 +175,8 @@ def test_clock_seed_is_the_negated_time() -> None:
 
     before = -int(time.time())
     assert before - 2 <= clock_seed() <= before
+
+
+def test_step_counts_are_checked_before_the_steps_are_built() -> None:
+    with pytest.raises(InputError, match="phi steps"):
+        resolve(cubic(phisteps=2_000_000_000, osc_deg=1.0))

@@ -77,10 +77,10 @@ def decision_lines(experiment: Experiment) -> Iterator[str]:
         Lines without newlines: the warnings, the convention and pivot, the cell, the crystal
         size and oversampling, the structure-factor files, and the loops' steps.
     """
-    st, report = experiment.static, experiment.report
+    static, report = experiment.static, experiment.report
     yield from (*report.beam.notes, *report.detector.notes, *report.sampling.notes)
-    yield f"{st.convention} convention selected."
-    if st.pivot == "sample":
+    yield f"{static.convention} convention selected."
+    if static.pivot == "sample":
         yield "pivoting detector around sample"
     else:
         yield "pivoting detector around direct beam spot"
@@ -97,10 +97,10 @@ def decision_lines(experiment: Experiment) -> Iterator[str]:
     sampling = report.sampling
     for tic in range(sampling.thicksteps):
         yield f"thick{tic} = {sampling.thickstep * tic * 1e6:g} um"
-    for tic, phi in enumerate(sampling.phis):
+    for tic, phi in enumerate(report.crystal.phis):
         yield f"phi{tic} = {phi * RTD:g}"
     yield from _source_lines(report.sources)
-    yield f"  created a total of {st.mosaic_domains} mosaic domains"
+    yield f"  created a total of {static.mosaic_domains} mosaic domains"
 
 
 def resolution_lines(experiment: Experiment, settings: Settings, *, noise: bool) -> Iterator[str]:
@@ -114,12 +114,12 @@ def resolution_lines(experiment: Experiment, settings: Settings, *, noise: bool)
     Yields:
         Lines without newlines.
     """
-    st, report = experiment.static, experiment.report
+    static, report = experiment.static, experiment.report
     frame, detector, beam, sampling = report.frame, report.detector, report.beam, report.sampling
     n = report.lattice.n_cells
-    sf = report.structure_factors
-    yield f"  {sf.hkls} initialized hkls (all others ={sf.default_F:g})"
-    yield f"  {_SHAPES[st.shape]} xtal: {n[0]:.0f}x{n[1]:.0f}x{n[2]:.0f} cells"
+    factors = report.structure_factors
+    yield f"  {factors.hkls} initialized hkls (all others ={factors.default_F:g})"
+    yield f"  {_SHAPES[static.shape]} xtal: {n[0]:.0f}x{n[1]:.0f}x{n[2]:.0f} cells"
     yield (
         f"  wave={beam.wavelength:g} meters +/- {sampling.dispersion * 100:g}% "
         f"in {sampling.dispsteps} steps"
@@ -128,15 +128,15 @@ def resolution_lines(experiment: Experiment, settings: Settings, *, noise: bool)
         yield "  polarization effect disabled"
     else:
         yield f"  Kahn polarization factor: {beam.polarization:f}"
-    if st.curved_detector:
+    if static.curved_detector:
         yield "  curved detector: all pixels same distance from origin"
-    if st.point_pixel:
+    if static.point_pixel:
         yield "  pixel obliquity effect disabled"
     yield f"  incident fluence: {beam.fluence:g} photons/m^2"
     df, ds = detector.detsize
     yield (
         f"  distance={frame.distance:g} detsize={df:g}x{ds:g}  pixel={detector.pixel_size:g} "
-        f"meters ({st.fpixels}x{st.spixels} pixels)"
+        f"meters ({static.fpixels}x{static.spixels} pixels)"
     )
     yield (
         f"  sensor is {sampling.thickness:g} m thick in {sampling.thicksteps} layers "
@@ -173,30 +173,30 @@ def _cross(x: tuple[float, ...], y: tuple[float, ...]) -> tuple[float, float, fl
 
 def _loop_lines(experiment: Experiment) -> Iterator[str]:
     """The summary's region, divergence, source, mosaic, phi and oversampling lines."""
-    st, report = experiment.static, experiment.report
+    static, report = experiment.static, experiment.report
     sampling = report.sampling
-    xmin, xmax, ymin, ymax = st.roi
+    xmin, xmax, ymin, ymax = static.roi
     yield f"  roi: {xmin} < x < {xmax} && {ymin} < y < {ymax}"
     yield f"  hdivrange={sampling.hdivrange:g} hdivstep={sampling.hdivstep:g}  radians"
     yield f"  vdivrange={sampling.vdivrange:g} vdivstep={sampling.vdivstep:g}  radians"
     yield f"  {report.sources.divergence_steps} divergence steps"
-    yield f"  {st.sources} sources"
+    yield f"  {static.sources} sources"
     yield (
-        f"  {st.mosaic_domains} mosaic domains over mosaic spread of "
+        f"  {static.mosaic_domains} mosaic domains over mosaic spread of "
         f"{sampling.mosaic_spread * RTD:g} degrees"
     )
     phi0, osc = sampling.phi0, sampling.osc
-    yield f"  {st.phisteps} phi steps from {phi0 * RTD:g} to {(phi0 + osc) * RTD:g} degrees"
+    yield f"  {static.phisteps} phi steps from {phi0 * RTD:g} to {(phi0 + osc) * RTD:g} degrees"
     extra = "".join(
         tag
         for tag, on in (
-            (" +thick", st.oversample_thick),
-            (" +polar", st.oversample_polar),
-            (" +omega", st.oversample_omega),
+            (" +thick", static.oversample_thick),
+            (" +polar", static.oversample_polar),
+            (" +omega", static.oversample_omega),
         )
         if on
     )
-    yield f"  {st.oversample}x{st.oversample} pixel oversample steps{extra}"
+    yield f"  {static.oversample}x{static.oversample} pixel oversample steps{extra}"
 
 
 def statistics_lines(stats: ImageStats, solid_angle: float) -> Iterator[str]:

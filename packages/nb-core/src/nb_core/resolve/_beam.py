@@ -132,35 +132,36 @@ def divergence_sources(
     Returns:
         The sources; positions in m, wavelengths in m, equal intensities.
     """
-    d = sampling
     lambda0 = beam.wavelength
     incident, polar_axis = list(beam.beam), list(beam.polar_axis)
     vertical, _ = unit(cross(incident, polar_axis))
     positions: list[Vec] = []
     wavelengths: list[float] = []
     offsets: list[tuple[float, float]] = []
-    for hdiv_tic in range(d.hdivsteps):
-        for vdiv_tic in range(d.vdivsteps):
-            hdiv = d.hdivstep * hdiv_tic - d.hdivrange / 2.0
-            vdiv = d.vdivstep * vdiv_tic - d.vdivrange / 2.0
+    for hdiv_tic in range(sampling.hdivsteps):
+        for vdiv_tic in range(sampling.vdivsteps):
+            hdiv = sampling.hdivstep * hdiv_tic - sampling.hdivrange / 2.0
+            vdiv = sampling.vdivstep * vdiv_tic - sampling.vdivrange / 2.0
             if not _inside_divergence(
                 hdiv,
                 vdiv,
-                d.hdivstep,
-                d.vdivstep,
-                d.hdivsteps,
-                d.vdivsteps,
-                d.hdivrange,
-                d.vdivrange,
+                sampling.hdivstep,
+                sampling.vdivstep,
+                sampling.hdivsteps,
+                sampling.vdivsteps,
+                sampling.hdivrange,
+                sampling.vdivrange,
                 settings.round_div,
             ):
                 continue
             offsets.append((hdiv, vdiv))
-            v = [-10.0 * incident[0], -10.0 * incident[1], -10.0 * incident[2]]
-            v = _rotate_axis(_rotate_axis(v, polar_axis, vdiv), vertical, hdiv)
-            for disp_tic in range(d.dispsteps):
-                positions.append(v)
-                wavelengths.append(lambda0 * (1.0 + d.dispstep * disp_tic - d.dispersion / 2.0))
+            position = [-10.0 * incident[0], -10.0 * incident[1], -10.0 * incident[2]]
+            position = _rotate_axis(_rotate_axis(position, polar_axis, vdiv), vertical, hdiv)
+            for disp_tic in range(sampling.dispsteps):
+                positions.append(position)
+                wavelengths.append(
+                    lambda0 * (1.0 + sampling.dispstep * disp_tic - sampling.dispersion / 2.0)
+                )
     n_sources = max(1, len(wavelengths))
     return SourceReport(
         positions=np.asarray(positions, dtype=np.float64).reshape(-1, 3),
@@ -169,8 +170,8 @@ def divergence_sources(
         divergence_steps=len(offsets),
         divergence_offsets=tuple(offsets),
         dispersion_wavelengths=tuple(
-            lambda0 * (1.0 + d.dispstep * disp_tic - d.dispersion / 2.0)
-            for disp_tic in range(d.dispsteps)
+            lambda0 * (1.0 + sampling.dispstep * disp_tic - sampling.dispersion / 2.0)
+            for disp_tic in range(sampling.dispsteps)
         ),
     )
 

@@ -79,6 +79,33 @@ def misset_angles(
     return [0.0, 0.0, 0.0], ()
 
 
+def _phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Which step's rotation each phi step uses, given the C program's ``phi != 0`` test.
+
+    Returns:
+        ``(steady, first)``: for later loops and for the very first loop of a run.
+    """
+    steady: list[int] = []
+    first: list[int] = []
+    n = len(phis)
+    nonzero = [i for i, p in enumerate(phis) if p != 0.0]
+    for i, p in enumerate(phis):
+        if p != 0.0:
+            steady.append(i)
+            first.append(i)
+            continue
+        before = [j for j in nonzero if j < i]
+        first.append(before[-1] if before else -1)
+        if before:
+            steady.append(before[-1])
+        else:
+            after = [j for j in nonzero if j > i]
+            steady.append(after[-1] if after else -1)
+    if n and steady == list(range(n)) and first == list(range(n)):
+        return (), ()
+    return tuple(steady), tuple(first)
+
+
 def resolve_crystal(
     settings: Settings,
     inputs: Inputs,
@@ -87,7 +114,7 @@ def resolve_crystal(
     quirks: Quirks,
     rng: CRandom,
 ) -> Resolved[CrystalReport]:
-    """The cell, orientation matrix, misset, spindle and mosaic domains.
+    """The cell, orientation matrix, misset, spindle steps and mosaic domains.
 
     The misset draws from ``rng`` before the mosaic domains do, as in the C program.
 
@@ -95,7 +122,7 @@ def resolve_crystal(
         settings: The user's settings.
         inputs: The files read (the orientation matrix).
         wavelength: lambda0 (m), which scales the matrix to Å⁻¹.
-        sampling: The mosaic domain count.
+        sampling: The spindle steps and the mosaic domain count.
         quirks: Which C bugs to reproduce (``misset``).
         rng: The C program's random-number state.
 
@@ -127,9 +154,18 @@ def resolve_crystal(
         mosaic_fractions=fractions,
         fudge=s.fudge,
     )
-    static = dict(user_cell=s.user_cell, has_matrix=has_matrix, shape=s.shape)
+    phis = tuple(sampling.phi0 + sampling.phistep * tic for tic in range(sampling.phisteps))
+    phi_source, phi_source_first = _phi_sources(list(phis))
+    static = dict(
+        user_cell=s.user_cell,
+        has_matrix=has_matrix,
+        shape=s.shape,
+        phi_source=phi_source,
+        phi_source_first=phi_source_first,
+    )
     report = CrystalReport(
         spindle=(spindle[0], spindle[1], spindle[2]),
+        phis=phis,
         misset=(misset[0], misset[1], misset[2]),
         notes=(*notes, *misset_notes),
     )

@@ -166,7 +166,6 @@ class SamplingReport:
         osc: Oscillation range (rad).
         phistep: Spindle step (rad).
         phisteps: Spindle steps.
-        phis: Each step's spindle angle (rad).
         hdivrange: Horizontal divergence range (rad).
         hdivstep: Horizontal divergence step (rad).
         hdivsteps: Horizontal divergence steps.
@@ -189,7 +188,6 @@ class SamplingReport:
     osc: float
     phistep: float
     phisteps: int
-    phis: tuple[float, ...]
     hdivrange: float
     hdivstep: float
     hdivsteps: int
@@ -257,11 +255,13 @@ class CrystalReport:
 
     Attributes:
         spindle: Unit spindle axis.
+        phis: Each spindle step's angle (rad).
         misset: Missetting rotations about x, y, z (rad).
         notes: The C program's lines about the orientation matrix and random misset.
     """
 
     spindle: Vec3
+    phis: tuple[float, ...]
     misset: Vec3
     notes: tuple[str, ...]
 

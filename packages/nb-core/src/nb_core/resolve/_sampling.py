@@ -177,33 +177,6 @@ def mosaic_domain_count(settings: Settings) -> tuple[int, float, tuple[str, ...]
     return domains, mosaic_spread, notes
 
 
-def _phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Which step's rotation each phi step uses, given the C program's ``phi != 0`` test.
-
-    Returns:
-        ``(steady, first)``: for later loops and for the very first loop of a run.
-    """
-    steady: list[int] = []
-    first: list[int] = []
-    n = len(phis)
-    nonzero = [i for i, p in enumerate(phis) if p != 0.0]
-    for i, p in enumerate(phis):
-        if p != 0.0:
-            steady.append(i)
-            first.append(i)
-            continue
-        before = [j for j in nonzero if j < i]
-        first.append(before[-1] if before else -1)
-        if before:
-            steady.append(before[-1])
-        else:
-            after = [j for j in nonzero if j > i]
-            steady.append(after[-1] if after else -1)
-    if n and steady == list(range(n)) and first == list(range(n)):
-        return (), ()
-    return tuple(steady), tuple(first)
-
-
 def resolve_sampling(settings: Settings) -> Resolved[SamplingReport]:
     """The step counts of every loop of the render but the sub-pixels.
 
@@ -217,8 +190,6 @@ def resolve_sampling(settings: Settings) -> Resolved[SamplingReport]:
     hdiv, vdiv, disp = divergence_steps(settings)
     thicksteps, thick, thickstep, mu, sensor_notes = sensor_layers(settings)
     domains, mosaic_spread, mosaic_notes = mosaic_domain_count(settings)
-    phis = tuple(phi0 + phistep * tic for tic in range(phisteps))
-    phi_source, phi_source_first = _phi_sources(list(phis))
     params = dict(
         detector_thickstep=thickstep,
         detector_mu=mu,
@@ -231,8 +202,6 @@ def resolve_sampling(settings: Settings) -> Resolved[SamplingReport]:
         phisteps=phisteps,
         mosaic_domains=domains,
         has_thickness=thick != 0.0,
-        phi_source=phi_source,
-        phi_source_first=phi_source_first,
         oversample_thick=settings.oversample_thick,
         oversample_polar=settings.oversample_polar,
         oversample_omega=settings.oversample_omega,
@@ -242,7 +211,6 @@ def resolve_sampling(settings: Settings) -> Resolved[SamplingReport]:
         osc=osc,
         phistep=phistep,
         phisteps=phisteps,
-        phis=phis,
         hdivsteps=hdiv[0],
         hdivrange=hdiv[1],
         hdivstep=hdiv[2],
