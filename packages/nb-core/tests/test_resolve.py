@@ -7,6 +7,15 @@ import torch
 
 from nb_core import Settings, resolve
 from nb_core.errors import InputError
+from nb_core.resolve import (
+    Inputs,
+    Report,
+    resolve_beam,
+    resolve_detector,
+    resolve_sampling,
+    resolve_structure_factors,
+)
+from nb_core.settings import clock_seed
 from nb_core.units import RTD
 
 
@@ -25,11 +34,10 @@ def cubic(**changes: object) -> Settings:
 def test_mosflm_default_beam_centre_and_frame() -> None:
     # cubic_default_conv/stdout.txt: Xbeam=0.00485 Fbeam=0.0049 dials origin= -4.9 4.9 -100
     exp = resolve(cubic())
-    info = exp.info
-    assert info["xbeam"] == pytest.approx(0.00485)
-    frame = info["frame"]
-    assert float(frame.fbeam) == pytest.approx(0.0049)
-    assert frame.dials_origin.tolist() == pytest.approx([-4.9, 4.9, -100.0])
+    assert exp.report.detector.xbeam == pytest.approx(0.00485)
+    frame = exp.report.frame
+    assert frame.fbeam == pytest.approx(0.0049)
+    assert list(frame.dials_origin) == pytest.approx([-4.9, 4.9, -100.0])
     assert exp.static.convention == "mosflm"
     assert exp.static.pivot == "beam"
     assert exp.static.oversample == 2
@@ -49,7 +57,7 @@ def test_mosflm_default_beam_centre_and_frame() -> None:
 def test_phi_step_rules(changes: dict[str, object], steps: int, osc_deg: float) -> None:
     exp = resolve(cubic(**changes))
     assert exp.static.phisteps == steps
-    assert exp.info["osc"] * RTD == pytest.approx(osc_deg)
+    assert exp.report.sampling.osc * RTD == pytest.approx(osc_deg)
 
 
 def test_divergence_and_dispersion_source_counts() -> None:
@@ -64,7 +72,7 @@ def test_divergence_and_dispersion_source_counts() -> None:
             dispsteps=3,
         )
     )
-    assert exp.info["divsteps"] == 12  # the round cut keeps 12 of 16
+    assert exp.report.sources.divergence_steps == 12  # the round cut keeps 12 of 16
     assert exp.static.sources == 36
 
 
@@ -83,7 +91,7 @@ def test_sensor_layers_rule() -> None:
 
 
 def test_interpolation_auto_switch() -> None:
-    assert resolve(cubic(n_cells=(2.0, 5.0, 5.0))).info["interpolate"] is False  # no hkl: off
+    assert resolve(cubic(n_cells=(2.0, 5.0, 5.0))).static.interpolate is False  # no hkl: off
     assert any("auto-selected tricubic" in n for n in resolve(cubic(n_cells=(2.0, 5.0, 5.0))).notes)
 
 
@@ -100,7 +108,75 @@ def test_no_structure_factors_is_an_input_error() -> None:
 
 def test_no_crystal_is_an_input_error() -> None:
     s = cubic()
-    s.cell = (0.0,) * 6
+    s.cell = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     s.user_cell = False
     with pytest.raises(InputError, match="no crystal"):
         resolve(s)
+
+
+def test_the_report_is_typed_and_the_rng_explicit() -> None:
+    exp = resolve(cubic(mosaic_deg=1.0))
+    assert isinstance(exp.report, Report)
+    assert not hasattr(exp, "info")
+    assert exp.rng is not None
+    assert exp.notes == exp.report.notes
+    assert exp.report.sampling.mosaic_domains == exp.static.mosaic_domains == 10
+    assert exp.report.lattice.n_cells == (5.0, 5.0, 5.0)
+    assert exp.report.oversampling.oversample == exp.static.oversample
+
+
+@pytest.mark.parametrize(
+    ("convention", "pivot"),
+    [
+        ("adxv", "beam"),
+        ("mosflm", "beam"),
+        ("denzo", "beam"),
+        ("xds", "sample"),
+        ("dials", "sample"),
+    ],
+)
+def test_each_convention_fixes_its_pivot(convention: str, pivot: str) -> None:
+    detector = resolve_detector(cubic(convention=convention, pivot="sample"), None)
+    assert detector.static["pivot"] == pivot
+    assert detector.report.fpixels == detector.report.spixels == 96
+
+
+def test_the_detector_refuses_a_mask_of_another_size() -> None:
+    import numpy as np
+
+    with pytest.raises(InputError, match="the mask is 4 x 3 pixels"):
+        resolve_detector(cubic(), np.ones((3, 4), dtype=bool))
+
+
+def test_flux_sets_the_fluence_and_the_beam_clips_the_sample() -> None:
+    beam = resolve_beam(cubic(flux=1e12, exposure_s=2.0, sample_size_mm=(0.5, 0.5, 0.5)))
+    assert beam.report.fluence == pytest.approx(1e12 * 2.0 / 1e-4 / 1e-4)
+    assert beam.report.sample_size == pytest.approx((5e-4, 1e-4, 1e-4))
+    assert len(beam.report.notes) == 2
+
+
+def test_sampling_step_rules() -> None:
+    sampling = resolve_sampling(cubic()).report
+    assert (sampling.hdivsteps, sampling.hdivrange, sampling.hdivstep) == (1, 0.0, 0.0)
+    assert sampling.phisteps == 1
+    # steps alone: the C program takes a range of 1 (rad) split into that many steps
+    sampling = resolve_sampling(cubic(hdivsteps=4)).report
+    assert (sampling.hdivsteps, sampling.hdivrange, sampling.hdivstep) == (4, 1.0, 0.25)
+
+
+def test_no_reflections_switch_interpolation_off() -> None:
+    sf = resolve_structure_factors(cubic(interpolate=1), Inputs())
+    assert sf.report.hkls == 0
+    assert sf.static["interpolate"] is False
+
+
+def test_clock_seed_is_the_negated_time() -> None:
+    import time
+
+    before = -int(time.time())
+    assert before - 2 <= clock_seed() <= before
+
+
+def test_step_counts_are_checked_before_the_steps_are_built() -> None:
+    with pytest.raises(InputError, match="phi steps"):
+        resolve(cubic(phisteps=2_000_000_000, osc_deg=1.0))

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from nb_cli.flags import ParsedArgs, parse_args
-from nb_cli.summary import BANNER, resolution_lines, statistics_lines
+from nb_cli.smv_keys import HeaderValues, header_pairs
+from nb_cli.summary import BANNER, decision_lines, resolution_lines, statistics_lines
 from nb_core.checks import check_image_finite
 from nb_core.cost import (
     TIME_LIMIT_S,
@@ -43,7 +44,7 @@ from nb_core.params import Experiment
 from nb_core.render import kernel_in_cache, render, solid_angle_total
 from nb_core.resolve import Inputs, load_inputs, resolve
 from nb_core.rng import CRandom
-from nb_core.units import RTD
+from nb_core.settings import clock_seed
 
 __all__ = [
     "Prepared",
@@ -225,8 +226,8 @@ def prepare(
         compiled=str(parsed.nb.get("compile", "auto")) != "off",
         flags=count_flags(
             settings.given,
-            int(experiment.info["divsteps"]),
-            int(experiment.info["dispsteps"]),
+            experiment.report.sources.divergence_steps,
+            experiment.report.sampling.dispsteps,
             inputs.sources is not None,
         ),
     )
@@ -290,38 +291,31 @@ def smv_header(experiment: Experiment) -> list[tuple[str, str]]:
         experiment: The resolved experiment.
 
     Returns:
-        ``(key, value)`` pairs, values formatted as the C program formats them.
+        ``(key, value)`` pairs, values formatted as the C program formats them
+        (:func:`nb_cli.smv_keys.header_pairs`).
     """
-    info = experiment.info
-    frame = info["frame"]
-    px = info["pixel_size"]
-    fbeam, sbeam = float(frame.fbeam), float(frame.sbeam)
-    detsize_s = info["detsize"][1]
-    dials = [float(x) for x in frame.dials_origin]
-    g = "{:g}".format
-    return [
-        ("PIXEL_SIZE", g(px * 1000.0)),
-        ("DISTANCE", g(float(frame.distance) * 1000.0)),
-        ("WAVELENGTH", g(info["lambda0"] * 1e10)),
-        ("BEAM_CENTER_X", g(info["xbeam"] * 1000.0)),
-        ("BEAM_CENTER_Y", g(info["ybeam"] * 1000)),
-        ("ADXV_CENTER_X", g(fbeam * 1000.0)),
-        ("ADXV_CENTER_Y", g((detsize_s - sbeam) * 1000)),
-        ("MOSFLM_CENTER_X", g((sbeam - 0.5 * px) * 1000.0)),
-        ("MOSFLM_CENTER_Y", g((fbeam - 0.5 * px) * 1000)),
-        ("DENZO_X_BEAM", g((sbeam - 0.0 * px) * 1000.0)),
-        ("DENZO_Y_BEAM", g((fbeam - 0.0 * px) * 1000)),
-        ("DIALS_ORIGIN", ",".join(g(x) for x in dials)),
-        ("XDS_ORGX", g(float(frame.orgx))),
-        ("XDS_ORGY", g(float(frame.orgy))),
-        ("CLOSE_DISTANCE", g(float(frame.close_distance) * 1000.0)),
-        ("PHI", g(info["phi0"] * RTD)),
-        ("OSC_START", g(info["phi0"] * RTD)),
-        ("OSC_RANGE", g(info["osc"] * RTD)),
-        ("TWOTHETA", g(info["twotheta"] * RTD)),
-        ("DETECTOR_SN", "000"),
-        ("BEAMLINE", "fake"),
-    ]
+    report = experiment.report
+    frame, detector = report.frame, report.detector
+    origin = tuple(frame.dials_origin)
+    return header_pairs(
+        HeaderValues(
+            pixel_size_m=detector.pixel_size,
+            distance_m=frame.distance,
+            wavelength_m=report.beam.wavelength,
+            xbeam_m=detector.xbeam,
+            ybeam_m=detector.ybeam,
+            fbeam_m=frame.fbeam,
+            sbeam_m=frame.sbeam,
+            detsize_s_m=detector.detsize[1],
+            dials_origin_mm=(origin[0], origin[1], origin[2]),
+            orgx_px=frame.orgx,
+            orgy_px=frame.orgy,
+            close_distance_m=frame.close_distance,
+            phi0_rad=report.sampling.phi0,
+            osc_rad=report.sampling.osc,
+            twotheta_rad=detector.twotheta,
+        )
+    )
 
 
 def _render(
@@ -372,7 +366,7 @@ def run_simulation(
     check_run_outputs(prepared)
     exp, s, st = prepared.experiment, prepared.parsed.settings, prepared.experiment.static
     say(BANNER)
-    for line in exp.notes:
+    for line in decision_lines(exp):
         say(line)
     for line in resolution_lines(exp, s, noise=s.write_noise):
         say(line)
@@ -419,7 +413,7 @@ def _write_outputs(
     if prepared.inputs.fgrid_from == "hkl" and prepared.inputs.fgrid is not None:
         write_fdump(_out_path(base, s.dump_file), prepared.inputs.fgrid, into=outputs)
     stats = image_statistics(
-        image, st.roi, prepared.inputs.mask, exp.info["pixel_size"], st.oversample
+        image, st.roi, prepared.inputs.mask, exp.report.detector.pixel_size, st.oversample
     )
     say("")
     lines = list(statistics_lines(stats, solid))
@@ -441,9 +435,9 @@ def _write_outputs(
         pgm = pgm_image(image, pscale, st.roi)
         write_pgm(_out_path(base, s.pgmfile), pgm, pscale, into=outputs)
     if s.write_noise:
-        seed = s.seed if s.seed is not None else -int(time.time())
+        seed = s.seed if s.seed is not None else clock_seed()
         result = poisson_noise_image(
-            image, seed=-seed, adc_offset=s.adc_offset, roi=st.roi, rng=exp.info["rng"]
+            image, seed=-seed, adc_offset=s.adc_offset, roi=st.roi, rng=exp.rng
         )
         say(f"{result.photons:.0f} photons on noise image ({result.overloads} overloads)")
         say(f"writing {s.noisefile} as 2-byte integers")

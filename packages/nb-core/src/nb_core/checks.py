@@ -273,9 +273,9 @@ def _check_matrix(matrix: np.ndarray, source: str, lambda_a: float) -> None:
 
 def _check_vectors(s: Settings) -> None:
     """Zero or parallel custom vectors, and a beam parallel to the detector plane."""
-    from nb_core.resolve import _vectors
+    from nb_core.resolve import convention_vectors
 
-    vec = {k: np.asarray(v, dtype=np.float64) for k, v in _vectors(s).items()}
+    vec = {k: np.asarray(v, dtype=np.float64) for k, v in convention_vectors(s).items()}
     with np.errstate(all="ignore"):  # a vector of 1e300 overflows its squares to inf
         _check_custom_vectors(s, vec)
         _check_beam_cosine(s, vec)

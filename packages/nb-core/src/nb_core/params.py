@@ -9,13 +9,17 @@ switches). Keeping them apart lets the same render be differentiated, vmapped or
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from nb_core.options import Quirks
 from nb_core.settings import Convention, Pivot, Shape
+
+if TYPE_CHECKING:
+    from nb_core.resolve import Report
+    from nb_core.rng import CRandom
 
 __all__ = ["Experiment", "Params", "Static"]
 
@@ -245,12 +249,17 @@ class Experiment:
     Attributes:
         params: The differentiable parameters.
         static: The static options.
-        notes: Lines the C program would print while resolving (warnings, decisions).
-        info: Plain values the C program's summary reports (Xclose, fluence, step ranges, ...)
-            and the random-number state to continue from (``"rng"``).
+        report: The values the C program reports about its decisions (see
+            :class:`nb_core.resolve.Report`).
+        rng: The C program's random-number state after resolving, for a later noise image.
     """
 
     params: Params
     static: Static
-    notes: tuple[str, ...] = ()
-    info: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    report: Report = field(compare=False, repr=False)
+    rng: CRandom = field(compare=False, repr=False)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Lines the C program would print while resolving (warnings, decisions)."""
+        return self.report.notes

@@ -10,6 +10,7 @@ turns a ``Settings`` into tensors and static options; nothing here is a tensor.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,7 +21,12 @@ Convention = Literal["mosflm", "xds", "adxv", "denzo", "dials", "custom"]
 Pivot = Literal["beam", "sample"]
 Shape = Literal["square", "round", "gauss", "tophat"]
 
-__all__ = ["Convention", "Pivot", "Settings", "Shape", "Vec3"]
+__all__ = ["Convention", "Pivot", "Settings", "Shape", "Vec3", "clock_seed"]
+
+
+def clock_seed() -> int:
+    """The seed the C program takes when none is given: ``-time(NULL)`` (negated seconds)."""
+    return -int(time.time())
 
 
 @dataclass

@@ -56,19 +56,19 @@ def trace_tables(prepared: Any, fpixel: int, spixel: int) -> tuple[Any, list[Tra
     with torch.no_grad():
         tr = trace_pixel(params, static, fpixel, spixel)
         ev = tr.evaluation
-        frame = exp.info["frame"]
+        frame = exp.report.frame
         detector: TraceTable = {
             "title": "detector (rotated axes; pix0 and beam in m)",
             "columns": ["vector", "x", "y", "z"],
             "rows": [
-                [name, *_vec(v)]
+                [name, *v]
                 for name, v in (
-                    ("fdet", frame.fdet),
-                    ("sdet", frame.sdet),
-                    ("odet", frame.odet),
-                    ("pix0", frame.pix0),
-                    ("incident beam", params.beam),
-                    ("spindle", params.spindle),
+                    ("fdet", list(frame.fdet)),
+                    ("sdet", list(frame.sdet)),
+                    ("odet", list(frame.odet)),
+                    ("pix0", list(frame.pix0)),
+                    ("incident beam", _vec(params.beam)),
+                    ("spindle", _vec(params.spindle)),
                 )
             ],
         }

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +27,7 @@ from nb_cli.flags._values import consume_values
 from nb_cli.smv_keys import apply_headers
 from nb_core.errors import InputError
 from nb_core.options import QUIRK_HELP, Quirks
-from nb_core.settings import Settings
+from nb_core.settings import Settings, clock_seed
 
 __all__ = ["ParsedArgs", "parse_args", "to_c_argv"]
 
@@ -165,7 +164,7 @@ def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
             settings.given.append(own.name)
     # The C program seeds with the clock unless told otherwise; -misset_seed defaults to the
     # clock value too (not to -seed).
-    clock = -int(time.time())
+    clock = clock_seed()
     if settings.seed is None:
         settings.seed = clock
     if settings.misset_seed is None:
