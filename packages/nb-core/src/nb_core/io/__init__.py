@@ -7,10 +7,11 @@ from nb_core.io._journal import recover_outputs
 from nb_core.io._matrix import read_matrix
 from nb_core.io._outputs import OutputSet, OutputsInterrupted, check_outputs, write_output
 from nb_core.io._raw import read_float_image, read_pgm, write_float_image, write_pgm
-from nb_core.io._smv import SmvImage, read_smv, smv_value_of, write_smv
+from nb_core.io._smv import ATOF_PREFIX, SmvImage, c_atof, read_smv, smv_value_of, write_smv
 from nb_core.io._sources import SourceTable, read_sourcefile
 
 __all__ = [
+    "ATOF_PREFIX",
     "FGrid",
     "HklTable",
     "OutputSet",
@@ -18,6 +19,7 @@ __all__ = [
     "SmvImage",
     "SourceTable",
     "atomic_write_bytes",
+    "c_atof",
     "check_outputs",
     "grid_from_hkl",
     "read_fdump",

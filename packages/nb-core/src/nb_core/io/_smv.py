@@ -19,13 +19,14 @@ from nb_core.errors import InputError
 from nb_core.io._atomic import PathLike, describe_bytes, open_input, read_upto, show
 from nb_core.io._outputs import OutputSet, write_output
 
-__all__ = ["SmvImage", "c_atof", "read_smv", "smv_value_of", "write_smv"]
+__all__ = ["ATOF_PREFIX", "SmvImage", "c_atof", "read_smv", "smv_value_of", "write_smv"]
 
 _BLOCK = 512
 _C_SPACE = " \t\n\v\f\r"
 _INT = re.compile(r"\+?\d+")
-# What C's strtod/atof accepts after leading white space: hex float, decimal, inf, nan.
-_ATOF = re.compile(
+#: What C's strtod/atof reads after leading white space (C's isspace, ASCII only): a hex
+#: float, a decimal, inf or nan. re.ASCII: C reads no other script's digits.
+ATOF_PREFIX = re.compile(
     r"""[ \t\n\v\f\r]*(?:
         (?P<hex>[+-]?0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?)
       | (?P<dec>[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)
@@ -69,7 +70,7 @@ def c_atof(text: str) -> float:
     Returns:
         The value; 0.0 when no number starts the text; ±inf on overflow.
     """
-    match = _ATOF.match(text)
+    match = ATOF_PREFIX.match(text)
     if match is None:
         return 0.0
     if (hexa := match.group("hex")) is not None:
