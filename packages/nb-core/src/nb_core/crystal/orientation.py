@@ -76,6 +76,17 @@ def mosaic_rotation_umat(mosaicity: float, rng: CRandom, seed: Seed) -> np.ndarr
     return c_axis_angle_matrix(draw.axes, cap_angles(mosaicity, draw.fractions))[0]
 
 
+def _normalized_rows(*rows: float) -> list[tuple[float, float, float, float]]:
+    """The three rows of a flat 3 x 3 matrix scaled to unit length (zero rows kept), each
+    with its length before scaling."""
+    out = []
+    for i in range(3):
+        x, y, z = rows[3 * i : 3 * i + 3]
+        norm = math.sqrt(x * x + y * y + z * z)
+        out.append((x / norm, y / norm, z / norm, norm) if norm > 0 else (x, y, z, norm))
+    return out
+
+
 def umat2misset(umat: np.ndarray) -> np.ndarray:
     """Missetting angles (rotx, roty, rotz) of a rotation matrix, exactly as the C ``umat2misset``.
 
@@ -91,15 +102,9 @@ def umat2misset(umat: np.ndarray) -> np.ndarray:
     xx, xy, xz, yx, yy, yz, zx, zy, zz = np.asarray(umat, dtype=np.float64).reshape(9).tolist()
     sqrt = math.sqrt
 
-    mx = sqrt(xx * xx + xy * xy + xz * xz)
-    my = sqrt(yx * yx + yy * yy + yz * yz)
-    mz = sqrt(zx * zx + zy * zy + zz * zz)
-    if mx > 0:
-        xx, xy, xz = xx / mx, xy / mx, xz / mx
-    if my > 0:
-        yx, yy, yz = yx / my, yy / my, yz / my
-    if mz > 0:
-        zx, zy, zz = zx / mz, zy / mz, zz / mz
+    (xx, xy, xz, mx), (yx, yy, yz, my), (zx, zy, zz, mz) = _normalized_rows(
+        xx, xy, xz, yx, yy, yz, zx, zy, zz
+    )
     if mx >= 0 and my <= 0 and mz <= 0:
         yx, yy, yz = 0.0, 1.0, 0.0
         zx, zy, zz = 0.0, 0.0, 1.0
@@ -127,15 +132,9 @@ def umat2misset(umat: np.ndarray) -> np.ndarray:
         if mz <= 0:
             zx, zy, zz = xcy
 
-    mx = sqrt(xx * xx + xy * xy + xz * xz)
-    my = sqrt(yx * yx + yy * yy + yz * yz)
-    mz = sqrt(zx * zx + zy * zy + zz * zz)
-    if mx > 0:
-        xx, xy, xz = xx / mx, xy / mx, xz / mx
-    if my > 0:
-        yx, yy, yz = yx / my, yy / my, yz / my
-    if mz > 0:
-        zx, zy, zz = zx / mz, zy / mz, zz / mz
+    (xx, xy, xz, mx), (yx, yy, yz, my), (zx, zy, zz, mz) = _normalized_rows(
+        xx, xy, xz, yx, yy, yz, zx, zy, zz
+    )
 
     if zx * zx < 1.0:
         rotx = math.atan2(zy, zz)
