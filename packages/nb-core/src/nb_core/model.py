@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
+from nb_core.crystal.cell_model import CellConstraint, matrix_orientation, reciprocal_of_cell
+from nb_core.crystal.lattice import crystal_basis
 from nb_core.params import Experiment, Params, Static
 from nb_core.render import render
 from nb_core.units import RTD
@@ -95,8 +97,6 @@ def _spec(name: str, static: Static) -> ParameterSpec:
         spec = ParameterSpec(spec.name, "close_center", spec.index, spec.unit, 1e-3, spec.step)
     if name == "distance" and static.close_distance_given:
         spec = ParameterSpec(spec.name, "close_distance", None, "mm", 1e-3, spec.step, lower=1e-3)
-    if name == "cell" and not static.user_cell:
-        raise KeyError("'cell' needs a crystal given with -cell (this one comes from -mat)")
     return spec
 
 
@@ -117,6 +117,10 @@ def parameter_value(
     spec = _spec(name, static)
     if spec.field == "scale":
         return torch.ones((), dtype=params.dtype, device=params.device) if scale is None else scale
+    if name == "cell" and static.has_matrix:
+        value, _ = matrix_orientation(params.reciprocal)
+        factor = torch.as_tensor(spec.to_canonical, dtype=params.dtype, device=params.device)
+        return value / factor
     value = getattr(params, spec.field)
     if spec.index is not None:
         value = value[spec.index]
@@ -133,9 +137,20 @@ class Simulator(nn.Module):
         >>> loss = ((image - observed) ** 2).sum()
         >>> loss.backward()                   # sim.values["distance"].grad is d loss / d mm
 
+    The cell (``"cell"``) is refined from either kind of crystal: a ``-cell`` model changes
+    its cell parameters; a ``-mat`` model keeps the matrix's orientation and changes the cell
+    inside it. ``lattice`` holds it to a lattice system, so that ``values["cell"]`` holds only
+    the free parameters (e.g. a and c of a tetragonal cell); :meth:`cell` gives all six.
+
+    With ``pixels`` (flat indices, slow * fpixels + fast) the simulator renders only those
+    pixels and returns ``(N,)`` values; :meth:`set_pixels` changes the set.
+
     Args:
         experiment: A resolved experiment (see :func:`nb_core.resolve`).
         trainable: Names from :data:`PARAMETERS` to expose as ``nn.Parameter``s.
+        pixels: ``(N,)`` int64 flat pixel indices to render, or None for the whole image.
+        lattice: Lattice system the refined cell is held to (see
+            :data:`nb_core.crystal.cell_model.LATTICES`).
         max_evaluations: Chunk budget passed to the render (None: its default).
     """
 
@@ -144,30 +159,60 @@ class Simulator(nn.Module):
         experiment: Experiment,
         trainable: Iterable[str] = (),
         *,
+        pixels: Tensor | None = None,
+        lattice: str = "triclinic",
         max_evaluations: int | None = None,
     ) -> None:
         super().__init__()
-        self._trainable = list(trainable)
-        trainable = self._trainable
         self.base = experiment.params
         static = experiment.static
-        if any(name in ("Na", "Nb", "Nc") for name in trainable):
+        self.names = list(dict.fromkeys(trainable))
+        if any(name in ("Na", "Nb", "Nc") for name in self.names):
             # Refined cell counts are continuous: the render must not assume integers.
             static = replace(static, integer_cells=None)
         self.static = static
         self.max_evaluations = max_evaluations
-        self.names = list(dict.fromkeys(self._trainable))
+        self.constraint = CellConstraint(lattice)
         self.specs = {name: _spec(name, self.static) for name in self.names}
+        self.cell_rotation: Tensor | None = None
+        if "cell" in self.names and static.has_matrix:
+            _, self.cell_rotation = matrix_orientation(self.base.reciprocal)
+        self.pixels: Tensor | None = None
+        self.set_pixels(pixels)
         self.values = nn.ParameterDict(
-            {
-                name: nn.Parameter(parameter_value(self.base, self.static, name).detach().clone())
-                for name in self.names
-            }
+            {name: nn.Parameter(self._start_value(name)) for name in self.names}
         )
+
+    def _start_value(self, name: str) -> Tensor:
+        value = parameter_value(self.base, self.static, name).detach().clone()
+        return self.constraint.reduce(value) if name == "cell" else value
+
+    def set_pixels(self, pixels: Tensor | None) -> None:
+        """Render only these pixels from now on (None: the whole image).
+
+        Args:
+            pixels: ``(N,)`` int64 flat indices (slow * fpixels + fast), or None.
+
+        Raises:
+            ValueError: An index outside the detector.
+        """
+        if pixels is None:
+            self.pixels = None
+            return
+        pixels = torch.as_tensor(pixels, dtype=torch.int64, device=self.base.device).reshape(-1)
+        total = self.static.fpixels * self.static.spixels
+        if pixels.numel() and (int(pixels.min()) < 0 or int(pixels.max()) >= total):
+            raise ValueError(f"pixel indices must lie in [0, {total})")
+        self.pixels = pixels
 
     def user_values(self) -> dict[str, Tensor]:
         """Current values of the trainable parameters, in user units."""
         return {name: self.values[name] for name in self.names}
+
+    def cell(self, values: Mapping[str, Tensor] | None = None) -> Tensor:
+        """The six cell parameters (Å, degrees) of the current (or given) free cell values."""
+        current = self.user_values() if values is None else values
+        return self.constraint.expand(current["cell"])
 
     def params(self, values: Mapping[str, Tensor] | None = None) -> tuple[Params, Tensor]:
         """``Params`` with the trainable values written in, and the overall scale.
@@ -184,12 +229,14 @@ class Simulator(nn.Module):
         updates: dict[str, Tensor] = {}
         for name in self.names:
             spec = self.specs[name]
-            value = current[name]
+            value = self.cell(current) if name == "cell" else current[name]
             if spec.field == "scale":
                 scale = value
                 continue
             factor = torch.as_tensor(spec.to_canonical, dtype=value.dtype, device=value.device)
             canonical = value * factor
+            if name == "cell" and self.cell_rotation is not None:
+                updates["reciprocal"] = reciprocal_of_cell(canonical, self.cell_rotation)
             if spec.index is None:
                 updates[spec.field] = canonical
             else:
@@ -202,22 +249,38 @@ class Simulator(nn.Module):
                 updates[spec.field] = torch.stack(parts)
         return params.replace(**updates), scale
 
-    def render_with(self, values: Mapping[str, Tensor]) -> Tensor:
+    def _render(self, params: Params, pixels: Tensor | None) -> Tensor:
+        if pixels is None:
+            return render(params, self.static, max_evaluations=self.max_evaluations)
+        try:
+            from nb_core.render import render_sparse  # type: ignore[attr-defined]
+        except ImportError:  # interim: the whole image, then the pixels
+            full = render(params, self.static, max_evaluations=self.max_evaluations)
+            return full.reshape(-1)[pixels]
+        return render_sparse(params, self.static, pixels, max_evaluations=self.max_evaluations)
+
+    def render_with(self, values: Mapping[str, Tensor], pixels: Tensor | None = None) -> Tensor:
         """Render with explicit user-unit values (a pure function of ``values``).
 
         Args:
             values: Name -> user-unit tensor for every trainable parameter.
+            pixels: ``(N,)`` flat pixel indices (default: the simulator's own set).
 
         Returns:
-            ``(spixels, fpixels)`` image (photons).
+            ``(spixels, fpixels)`` image, or ``(N,)`` values with a pixel set (photons).
         """
         params, scale = self.params(values)
-        return scale * render(params, self.static, max_evaluations=self.max_evaluations)
+        return scale * self._render(params, self.pixels if pixels is None else pixels)
 
     def forward(self) -> Tensor:
-        """Render with the module's current parameters: ``(spixels, fpixels)`` photons."""
-        params, scale = self.params()
-        return scale * render(params, self.static, max_evaluations=self.max_evaluations)
+        """Render with the module's current parameters (see :meth:`render_with`)."""
+        return self.render_with(self.user_values())
+
+    def full_image(self) -> Tensor:
+        """The whole ``(spixels, fpixels)`` image (photons) at the current values, no gradient."""
+        with torch.no_grad():
+            params, scale = self.params()
+            return scale * self._render(params, None)
 
     def render_batch(self, values: Mapping[str, Tensor]) -> Tensor:
         """Render a batch of models in one call (e.g. one orientation per still).
@@ -227,7 +290,7 @@ class Simulator(nn.Module):
                 present with the same leading batch size.
 
         Returns:
-            ``(B, spixels, fpixels)`` images.
+            ``(B, spixels, fpixels)`` images (``(B, N)`` with a pixel set).
         """
         names = list(values)
         batch = {name: values[name] for name in names}
@@ -237,12 +300,29 @@ class Simulator(nn.Module):
 
         return torch.func.vmap(one)(*batch.values())
 
+    def matrix(self, values: Mapping[str, Tensor] | None = None) -> Tensor:
+        """The crystal's orientation matrix at phi = 0 in the layout of a ``-mat`` file.
+
+        The misset is folded in, so the matrix alone (without ``-misset``) gives this crystal.
+
+        Args:
+            values: User-unit values (default: the module's).
+
+        Returns:
+            ``(3, 3)``: columns a*, b*, c* times the wavelength (dimensionless), the three
+            lines of a MOSFLM ``A`` matrix file.
+        """
+        params, _ = self.params(values)
+        basis = crystal_basis(params, self.static)
+        return (basis.reciprocal * (params.wavelength * 1e10)).T
+
     def state(self) -> dict[str, float | list[float]]:
-        """Current values as plain numbers (user units), for reports."""
+        """Current values as plain numbers (user units; the cell as six values), for reports."""
         out: dict[str, float | list[float]] = {}
         for name in self.names:
-            value = self.values[name].detach().cpu().double()
             if name == "F_hkl":
                 continue
+            value = self.cell() if name == "cell" else self.values[name]
+            value = value.detach().cpu().double()
             out[name] = float(value) if value.dim() == 0 else [float(x) for x in value.reshape(-1)]
         return out

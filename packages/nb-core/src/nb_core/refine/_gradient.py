@@ -10,26 +10,24 @@ from forward-mode autodiff (``torch.func.jacfwd``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from nb_core.model import Simulator
+from nb_core.refine._result import FitResult, finish_result
 
 __all__ = [
     "DEFAULT_BLUR",
-    "FitResult",
     "blur",
-    "covariance",
-    "fit",
-    "hessian",
+    "fit_gradient",
     "loss_fn",
+    "parameter_steps",
+    "project_bounds",
 ]
 
 #: Gaussian smoothing (pixels) of the coarse-to-fine stages: wide blurs first widen the capture
@@ -93,36 +91,21 @@ def loss_fn(kind: str) -> Criterion:
     raise KeyError(f"unknown loss {kind!r}; choose lsq or poisson")
 
 
-@dataclass
-class FitResult:
-    """Outcome of :func:`fit`.
+def parameter_steps(sim: Simulator) -> dict[str, Tensor]:
+    """Each trainable value's typical meaningful change (user units), shaped as the value.
 
-    Attributes:
-        values: Refined values, user units (name -> number or list).
-        start: Starting values, user units.
-        uncertainties: One-sigma uncertainties, user units (same shapes as ``values``).
-        loss: Final loss.
-        iterations: Optimizer iterations taken.
-        history: Unsmoothed loss after each iteration (the start first).
-        trajectory: Values after each iteration (the start first).
-        seconds: Wall time.
+    Args:
+        sim: The simulator.
+
+    Returns:
+        Name -> step tensor (a constrained cell: the steps of its free parameters).
     """
-
-    values: dict[str, float | list[float]]
-    start: dict[str, float | list[float]]
-    uncertainties: dict[str, float | list[float]] = field(default_factory=dict)
-    loss: float = math.nan
-    iterations: int = 0
-    history: list[float] = field(default_factory=list)
-    trajectory: list[dict[str, float | list[float]]] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def _steps(sim: Simulator) -> dict[str, Tensor]:
     steps = {}
     for name in sim.names:
         value = sim.values[name].detach()
         step = torch.as_tensor(sim.specs[name].step, dtype=value.dtype, device=value.device)
+        if name == "cell":
+            step = step[list(sim.constraint.free)]
         step = step.expand_as(value).clone()
         # Parameters without a natural step (fluence, F_hkl) move in relative terms.
         relative = torch.clamp(value.abs() * 1e-3, min=1e-12)
@@ -130,7 +113,7 @@ def _steps(sim: Simulator) -> dict[str, Tensor]:
     return steps
 
 
-def _project(sim: Simulator) -> None:
+def project_bounds(sim: Simulator) -> None:
     with torch.no_grad():
         for name in sim.names:
             spec = sim.specs[name]
@@ -150,7 +133,7 @@ class _ScaledParameters:
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
-        self.steps = _steps(sim)
+        self.steps = parameter_steps(sim)
         self.origin = {name: sim.values[name].detach().clone() for name in sim.names}
         self.z = {
             name: torch.zeros_like(self.origin[name], requires_grad=True) for name in sim.names
@@ -166,7 +149,7 @@ class _ScaledParameters:
         with torch.no_grad():
             for name in sim.names:
                 sim.values[name].copy_(self.origin[name] + self.steps[name] * self.z[name])
-        _project(sim)
+        project_bounds(sim)
         with torch.no_grad():
             for name in sim.names:
                 self.z[name].copy_((sim.values[name] - self.origin[name]) / self.steps[name])
@@ -198,7 +181,7 @@ class _StageLoss:
             self.norm = max(abs(float(self())), 1e-300)
 
 
-def fit(
+def fit_gradient(
     sim: Simulator,
     observed: Tensor,
     *,
@@ -245,10 +228,11 @@ def fit(
         optimizer = _optimizer(method, list(scaled.z.values()), lr)
         _run_stage(optimizer, stage, result, max_iter, tolerance, callback)
     result.loss = result.history[-1]
+    result.method = method
+    result.pixels = int(observed.numel())
     result.values = sim.state()
     if uncertainties:
-        cov = covariance(sim, observed, loss=loss)
-        result.uncertainties = _sigmas(sim, cov)
+        finish_result(result, sim, observed, loss)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -312,96 +296,3 @@ def _optimizer(method: str, params: list[Tensor], lr: float | None) -> torch.opt
     return torch.optim.Adam(params, lr=0.5 if lr is None else lr)
 
 
-@contextlib.contextmanager
-def _quiet_forward_ad() -> Iterator[None]:
-    """Silence the deprecation warning torch itself raises when forward-mode AD first loads."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*torch.jit.script.*deprecated", category=DeprecationWarning
-        )
-        yield
-
-
-def _flatten(sim: Simulator) -> tuple[Tensor, Callable[[Tensor], dict[str, Tensor]]]:
-    names = sim.names
-    shapes = [sim.values[n].shape for n in names]
-    sizes = [int(sim.values[n].numel()) for n in names]
-    theta = torch.cat([sim.values[n].detach().reshape(-1) for n in names])
-
-    def unflatten(vec: Tensor) -> dict[str, Tensor]:
-        out = {}
-        for name, shape, part in zip(names, shapes, torch.split(vec, sizes), strict=True):
-            out[name] = part.reshape(shape)
-        return out
-
-    return theta, unflatten
-
-
-def covariance(sim: Simulator, observed: Tensor, *, loss: str = "lsq") -> Tensor:
-    """Covariance of the trainable parameters (user units) at their current values.
-
-    Least squares: ``sigma^2 (J^T J)^-1`` with ``sigma^2 = RSS / (n - p)``. Poisson: the
-    inverse Fisher information ``(J^T diag(1/mu) J)^-1``. ``J`` is the Jacobian of the image
-    with respect to the flattened parameters, from forward-mode autodiff.
-
-    Args:
-        sim: The simulator.
-        observed: ``(spixels, fpixels)`` observed image.
-        loss: ``"lsq"`` or ``"poisson"``.
-
-    Returns:
-        ``(p, p)`` covariance over the flattened parameters (in :attr:`Simulator.names` order).
-    """
-    theta, unflatten = _flatten(sim)
-
-    def image(vec: Tensor) -> Tensor:
-        return sim.render_with(unflatten(vec)).reshape(-1)
-
-    with _quiet_forward_ad():
-        jacobian = torch.func.jacfwd(image)(theta)  # (npix, p)
-    with torch.no_grad():
-        model = image(theta)
-    observed_flat = observed.reshape(-1).to(model)
-    if loss == "poisson":
-        weights = 1.0 / torch.clamp(model, min=1e-12)
-        information = jacobian.T @ (weights[:, None] * jacobian)
-        return torch.linalg.pinv(information)
-    rss = float(((model - observed_flat) ** 2).sum())
-    dof = max(1, model.numel() - theta.numel())
-    return (rss / dof) * torch.linalg.pinv(jacobian.T @ jacobian)
-
-
-def _sigmas(sim: Simulator, cov: Tensor) -> dict[str, float | list[float]]:
-    sigmas = torch.sqrt(torch.clamp(torch.diagonal(cov), min=0.0)).detach().cpu().double()
-    out: dict[str, float | list[float]] = {}
-    offset = 0
-    for name in sim.names:
-        n = int(sim.values[name].numel())
-        part = sigmas[offset : offset + n]
-        offset += n
-        if name == "F_hkl":
-            continue
-        out[name] = float(part[0]) if sim.values[name].dim() == 0 else [float(x) for x in part]
-    return out
-
-
-def hessian(sim: Simulator, observed: Tensor, *, loss: str = "lsq") -> Tensor:
-    """Exact Hessian of the loss with respect to the flattened trainable parameters.
-
-    Args:
-        sim: The simulator.
-        observed: ``(spixels, fpixels)`` observed image.
-        loss: ``"lsq"`` or ``"poisson"``.
-
-    Returns:
-        ``(p, p)`` second derivatives (user units).
-    """
-    criterion = loss_fn(loss)
-    theta, unflatten = _flatten(sim)
-    obs = observed.to(dtype=theta.dtype, device=theta.device)
-
-    def objective(vec: Tensor) -> Tensor:
-        return criterion(sim.render_with(unflatten(vec)), obs)
-
-    with _quiet_forward_ad():
-        return torch.func.hessian(objective)(theta)

@@ -1,0 +1,193 @@
+"""``fit``: spot positions first, then Levenberg-Marquardt on the pixels around the spots.
+
+The default method (``"lm"``) runs, in order:
+
+1. **spots** -- when spot-moving parameters are refined: observed spot centroids against the
+   model's lattice (:mod:`nb_core.refine._spots`), which brings a model that is several pixels
+   or tenths of a degree off close enough for the spots to overlap;
+2. **scale** -- when the overall scale is refined: its start is set from the summed photons
+   of the spot pixels (the scale enters linearly);
+3. **pixels** -- Levenberg-Marquardt (:mod:`nb_core.refine._levenberg`) on the pixels near
+   the model's and the observed spots (a margin around both), rendered sparsely; the pixel
+   set is chosen again at the refined model and the fit repeated until it no longer changes.
+
+``"lbfgs"`` and ``"adam"`` keep the first-order path with coarse-to-fine smoothing over the
+whole image (:func:`nb_core.refine._gradient.fit_gradient`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor
+
+from nb_core.model import Simulator
+from nb_core.refine._gradient import DEFAULT_BLUR, fit_gradient
+from nb_core.refine._levenberg import LMOptions, levenberg_marquardt, pixel_loss
+from nb_core.refine._result import FitResult, finish_result
+from nb_core.refine._spots import GEOMETRY, Spots, find_spots, refine_spot_positions
+
+__all__ = ["METHODS", "fit", "select_pixels"]
+
+#: Optimizers :func:`fit` offers.
+METHODS = ("lm", "lbfgs", "adam")
+
+Callback = Callable[[int, float, dict[str, float | list[float]]], None]
+
+
+def select_pixels(
+    sim: Simulator, observed_spots: Tensor | None, *, margin: int = 2, level: float = 1e-3
+) -> Tensor:
+    """Pixels worth fitting: the model's spots and the observed spots, with a margin.
+
+    A model pixel counts as spot when it holds more than ``level`` of the brightest model
+    pixel.
+
+    Args:
+        sim: The simulator at its current values.
+        observed_spots: ``(S, F)`` bool mask of the observed spots, or None.
+        margin: Pixels added around every selected pixel.
+        level: Fraction of the brightest model pixel that marks a model spot.
+
+    Returns:
+        ``(N,)`` int64 flat indices in raster order, inside the ROI and mask.
+    """
+    from nb_core.render import rendered_pixels
+
+    image = sim.full_image()
+    chosen = image > level * image.max()
+    if observed_spots is not None:
+        chosen = chosen | observed_spots.to(chosen.device)
+    size = 2 * margin + 1
+    grown = nnf.max_pool2d(chosen[None, None].double(), size, stride=1, padding=margin)[0, 0] > 0
+    allowed = torch.zeros(grown.numel(), dtype=torch.bool, device=grown.device)
+    allowed[rendered_pixels(sim.base, sim.static)] = True
+    return torch.nonzero(grown.reshape(-1) & allowed).reshape(-1)
+
+
+def _start_scale(sim: Simulator, observed: Tensor, pixels: Tensor) -> None:
+    """Set the overall scale from the photons of the selected pixels."""
+    with torch.no_grad():
+        model = sim.render_with(sim.user_values(), pixels)
+        ratio = observed.reshape(-1)[pixels].sum() / torch.clamp(model.sum(), min=1e-300)
+        sim.values["scale"].mul_(ratio)
+
+
+def fit(
+    sim: Simulator,
+    observed: Tensor,
+    *,
+    loss: str = "poisson",
+    method: str = "lm",
+    max_iter: int = 30,
+    margin: int = 2,
+    spots: bool = True,
+    callback: Callback | None = None,
+    uncertainties: bool = True,
+    lr: float | None = None,
+    tolerance: float = 1e-10,
+    blurs: tuple[float, ...] = DEFAULT_BLUR,
+) -> FitResult:
+    """Refine the simulator's trainable parameters against an observed image.
+
+    Args:
+        sim: The simulator; its parameters are updated in place.
+        observed: ``(spixels, fpixels)`` observed image (photons, or counts for Poisson).
+        loss: ``"poisson"`` (counts) or ``"lsq"``.
+        method: ``"lm"`` (the stages above), ``"lbfgs"`` or ``"adam"`` (whole image).
+        max_iter: Iterations per stage.
+        margin: Pixels around the spots that the pixel stage fits (``"lm"``).
+        spots: Run the spot-position stage first (``"lm"``; only when spot-moving
+            parameters are refined).
+        callback: Called after each iteration with (iteration, loss, values).
+        uncertainties: Compute one-sigma uncertainties and correlations at the end.
+        lr: Learning rate for ``"lbfgs"``/``"adam"`` (scaled units).
+        tolerance: Relative loss change that ends a ``"lbfgs"``/``"adam"`` stage.
+        blurs: Coarse-to-fine smoothing (pixels) of ``"lbfgs"``/``"adam"``.
+
+    Returns:
+        Refined values, uncertainties, correlations, loss history and the stages run.
+
+    Raises:
+        KeyError: Unknown method or loss.
+    """
+    if method not in METHODS:
+        raise KeyError(f"unknown method {method!r}; choose {', '.join(METHODS)}")
+    if loss not in ("lsq", "poisson"):
+        raise KeyError(f"unknown loss {loss!r}; choose lsq or poisson")
+    observed = observed.to(dtype=sim.base.dtype, device=sim.base.device)
+    if method != "lm":
+        return fit_gradient(
+            sim, observed, loss=loss, method=method, max_iter=max_iter, lr=lr,
+            tolerance=tolerance, blurs=blurs, callback=callback, uncertainties=uncertainties,
+        )  # fmt: skip
+    start = time.perf_counter()
+    result = FitResult(values={}, start=sim.state(), method="lm")
+    found = find_spots(observed)
+    _spot_stage(sim, found, result, spots)
+    _pixel_stages(sim, observed, found, result, loss, max_iter, margin, callback)
+    if uncertainties:
+        finish_result(result, sim, observed.reshape(-1)[sim.pixels], loss)
+    else:
+        result.values = sim.state()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _spot_stage(sim: Simulator, found: Spots, result: FitResult, enabled: bool) -> None:
+    moving = [name for name in sim.names if name in GEOMETRY]
+    count = int(found.fast.numel())
+    if not enabled or not moving:
+        return
+    if count < 3 * max(1, len(moving)):
+        result.notes.append(f"{count} observed spots: too few for the spot stage, skipped")
+        return
+    used, rms = refine_spot_positions(sim, found)
+    result.stages.append(f"spots: {used} of {count} spots indexed, rms {rms:.3g} 1/Å")
+    result.trajectory.append(sim.state())
+
+
+def _pixel_stages(
+    sim: Simulator,
+    observed: Tensor,
+    found: Spots,
+    result: FitResult,
+    loss: str,
+    max_iter: int,
+    margin: int,
+    callback: Callback | None,
+) -> None:
+    flat = observed.reshape(-1)
+    previous: Tensor | None = None
+    for round_number in range(3):
+        pixels = select_pixels(sim, found.mask, margin=margin)
+        if previous is not None and torch.equal(pixels, previous):
+            break
+        sim.set_pixels(pixels)
+        if round_number == 0 and "scale" in sim.names:
+            _start_scale(sim, observed, pixels)
+        if not result.history:
+            with torch.no_grad():
+                result.history.append(float(pixel_loss(sim(), flat[pixels], loss)))
+
+        def step(value: float, values: dict[str, float | list[float]]) -> None:
+            result.iterations += 1
+            result.history.append(value)
+            result.trajectory.append(values)
+            if callback is not None:
+                callback(result.iterations, value, values)
+
+        outcome = levenberg_marquardt(
+            sim, flat[pixels], loss=loss, options=LMOptions(max_iter=max_iter), callback=step
+        )
+        result.loss, result.converged, result.pixels = outcome.loss, outcome.converged, int(
+            pixels.numel()
+        )
+        result.stages.append(
+            f"pixels: {pixels.numel()} pixels ({100 * pixels.numel() / flat.numel():.2g}% of "
+            f"the image), {outcome.iterations} steps, loss {outcome.loss:.9g}"
+        )
+        previous = pixels
