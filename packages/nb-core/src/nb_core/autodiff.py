@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["tracks_gradient"]
+__all__ = ["is_transformed", "tracks_gradient"]
 
 try:
     from torch._C._functorch import is_functorch_wrapped_tensor as _is_transformed
@@ -22,6 +22,15 @@ except ImportError:  # pragma: no cover - every supported torch has it
 
     def _is_transformed(tensor: Tensor) -> bool:
         return False
+
+
+def is_transformed(tensor: Tensor) -> bool:
+    """Whether ``tensor`` is a ``torch.func`` wrapper (batched, or at a tangent or gradient level).
+
+    Such a tensor may hold a different value per batch element: a Python decision on its
+    value (``bool(t)``) is not possible there.
+    """
+    return bool(_is_transformed(tensor))
 
 
 def tracks_gradient(*tensors: Tensor) -> bool:
