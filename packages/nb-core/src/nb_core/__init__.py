@@ -6,6 +6,7 @@ The public API:
 - :func:`load_inputs` / :func:`resolve` -- the C program's rules, giving an
   :class:`Experiment` of :class:`Params` (tensors) and :class:`Static` (shapes and switches);
 - :func:`render` -- the one kernel: ``render(params, static) -> (spixels, fpixels)`` image;
+  :func:`render_sparse` -- the same values at chosen pixels only;
 - :class:`nb_core.model.Simulator` and :mod:`nb_core.refine` -- refinement;
 - :mod:`nb_core.io` -- the files nanoBragg reads and writes;
 - :mod:`nb_core.images` -- statistics, SMV counts and PGM bytes from a float image;
@@ -28,7 +29,13 @@ from nb_core.settings import Settings
 
 if TYPE_CHECKING:
     from nb_core.params import Experiment, Params, Static
-    from nb_core.render import render, render_pixels, rendered_pixels, solid_angle_total
+    from nb_core.render import (
+        render,
+        render_pixels,
+        render_sparse,
+        rendered_pixels,
+        solid_angle_total,
+    )
     from nb_core.resolve import Inputs, load_inputs, resolve
 
 #: Exports whose modules import torch, loaded on first use: the flag table, its help and
@@ -39,6 +46,7 @@ _LAZY = {
     "Static": "nb_core.params",
     "render": "nb_core.render",
     "render_pixels": "nb_core.render",
+    "render_sparse": "nb_core.render",
     "rendered_pixels": "nb_core.render",
     "solid_angle_total": "nb_core.render",
     "Inputs": "nb_core.resolve",
@@ -92,6 +100,7 @@ __all__ = [
     "pgm_image",
     "render",
     "render_pixels",
+    "render_sparse",
     "rendered_pixels",
     "resolve",
     "solid_angle_total",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from nb_core.autodiff import tracks_gradient
 from nb_core.geometry.detector import DetectorFrame
 from nb_core.geometry.rotations import dot, rotate_axis
 from nb_core.params import Params, Static
@@ -159,7 +160,7 @@ def _grid_positions(
         ``(P, L, oS, oF, 3)`` positions (m).
     """
     inputs = (f, s, o, fdet, sdet, odet, pix0)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+    if tracks_gradient(*inputs):
         return _GridPositions.apply(*inputs)  # type: ignore[no-any-return]
     return _grid_value(*inputs)
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from nb_core.autodiff import tracks_gradient
+
 __all__ = [
     "axis_angle_matrix",
     "cross",
@@ -90,7 +92,7 @@ def dot(x: Tensor, y: Tensor) -> Tensor:
     Returns:
         ``(...)`` inner products.
     """
-    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+    if tracks_gradient(x, y):
         return _Dot.apply(x, y)  # type: ignore[no-any-return]
     return _dot_xyz(x, y)
 
@@ -172,7 +174,7 @@ def unitize(v: Tensor) -> tuple[Tensor, Tensor]:
         ``(unit, magnitude)``: ``(..., 3)`` unit vectors (zero where the magnitude is zero) and
         ``(...)`` magnitudes, in the unit of ``v``.
     """
-    if torch.is_grad_enabled() and v.requires_grad:
+    if tracks_gradient(v):
         return _Unitize.apply(v)  # type: ignore[no-any-return]
     return _unitize_value(v)
 

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import Tensor
 
+from nb_core.autodiff import tracks_gradient
 from nb_core.layout import storage_order
 from nb_core.physics.sincg import (
     CHEBYSHEV_MAX_CELLS,
@@ -61,7 +62,7 @@ def sinc3_of_square(u: Tensor) -> Tensor:
         ``(...)`` transform, 1 at ``u = 0``.
     """
     x2 = (math.pi * math.pi) * u
-    c_closed_form = u.dtype == torch.float64 and not (torch.is_grad_enabled() and u.requires_grad)
+    c_closed_form = u.dtype == torch.float64 and not tracks_gradient(u)
     if c_closed_form:
         near = x2 == 0
     else:
@@ -100,7 +101,7 @@ def lattice_factor_sq(
     order, back = storage_order(delta)
     delta = delta.permute(0, *order)
     if shape == "square":
-        if n_cells.requires_grad:
+        if tracks_gradient(n_cells):
             integer_cells = None  # refined counts are continuous
         lattice_sq = square_lattice_sq(delta, n_cells, integer_cells)
     elif shape == "round":

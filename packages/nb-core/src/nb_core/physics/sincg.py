@@ -15,6 +15,8 @@ import math
 import torch
 from torch import Tensor
 
+from nb_core.autodiff import tracks_gradient
+
 __all__ = [
     "CHEBYSHEV_MAX_CELLS",
     "near_node",
@@ -156,7 +158,7 @@ def sincg_offset(delta: Tensor, n: Tensor) -> Tensor:
     Returns:
         ``(...)`` lattice factor magnitude.
     """
-    needs_grad = torch.is_grad_enabled() and (delta.requires_grad or n.requires_grad)
+    needs_grad = tracks_gradient(delta, n)
     if not needs_grad:
         # No gradient: the 0/0 at d = 0 may be formed and replaced by its limit.
         zero = delta == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from nb_core.autodiff import tracks_gradient
 from nb_core.physics.sincg import (
     CHEBYSHEV_MAX_CELLS,
     sincg_chebyshev,
@@ -69,7 +70,9 @@ class _SquareLatticeSq(torch.autograd.Function):
         ctx.mark_non_differentiable(slopes_d, slopes_n)
         ctx.with_n = with_n
         ctx.save_for_backward(delta, n, slopes_d, slopes_n)
-        ctx.save_for_forward(delta, n)
+        # The same tensors for both modes: torch.func's generated vmap rule keeps one record
+        # of their batch dimensions.
+        ctx.save_for_forward(delta, n, slopes_d, slopes_n)
 
     @staticmethod
     def backward(
@@ -103,7 +106,7 @@ class _SquareLatticeSq(torch.autograd.Function):
     def jvp(
         ctx, delta_t: Tensor, n_t: Tensor, _cells_t: None, _with_n_t: None
     ) -> tuple[Tensor, None, None]:  # type: ignore[override]
-        delta, n = ctx.saved_tensors
+        delta, n = ctx.saved_tensors[:2]
         parts = [sincg_offset_and_slopes_differentiable(delta[k], n[k]) for k in range(3)]
         others = _products_of_the_other_two([f * f for f, _, _ in parts])
         out = None
@@ -160,7 +163,7 @@ def square_lattice_sq(
     Returns:
         ``(...)`` squared lattice factor.
     """
-    if not torch.is_grad_enabled() or not (delta.requires_grad or n.requires_grad):
+    if not tracks_gradient(delta, n):
         return square_lattice_sq_value(delta, n, cells)
-    value, _, _ = _SquareLatticeSq.apply(delta, n, cells, n.requires_grad)  # type: ignore[misc]
+    value, _, _ = _SquareLatticeSq.apply(delta, n, cells, tracks_gradient(n))  # type: ignore[misc]
     return value  # type: ignore[no-any-return]

@@ -120,10 +120,11 @@ def pad_grid(grid: Tensor, default_F: Tensor) -> Tensor:
     Returns:
         ``(H + 2, K + 2, L + 2)`` padded grid (differentiable in both inputs).
     """
-    h, k, l = grid.shape
-    padded = default_F.expand(h + 2, k + 2, l + 2).clone()
-    padded[1:-1, 1:-1, 1:-1] = grid
-    return padded
+    # Out of place (a where, not a slice assignment), so that torch.func.vmap and jacfwd can
+    # batch or differentiate the grid and default_F independently.
+    sides = (1, 1, 1, 1, 1, 1)
+    inside = torch.nn.functional.pad(torch.ones_like(grid, dtype=torch.bool), sides)
+    return torch.where(inside, torch.nn.functional.pad(grid, sides), default_F)
 
 
 def lookup_nearest_padded(padded: Tensor, origin: tuple[int, int, int], hkl0: Tensor) -> Tensor:

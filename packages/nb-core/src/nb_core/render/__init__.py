@@ -4,6 +4,8 @@
 - :func:`evaluate_pixels` -- one chunk with every intermediate (:mod:`._chunk`), built from the
   stages of :mod:`._stages` (geometry, cuts, polarization, Miller indices) and
   :mod:`._intensity` (structure factors, accumulation, pixel values);
+- :func:`render_sparse` -- chosen pixels only, at a cost that scales with them
+  (:mod:`._sparse`);
 - :class:`RenderConstants` -- what a render computes once (:mod:`._constants`);
 - :class:`RunState` -- the C program's state carried from chunk to chunk (:mod:`._state`);
 - :func:`kernel_in_cache`, :func:`kernel_package`, :func:`compiled_chunk` -- the compiled
@@ -33,6 +35,7 @@ from nb_core.render._image import (
     rendered_pixels,
     solid_angle_total,
 )
+from nb_core.render._sparse import flat_pixel_indices, render_sparse
 from nb_core.render._state import RunState
 
 if TYPE_CHECKING:
@@ -61,6 +64,7 @@ __all__ = [
     "chunk_values",
     "compiled_chunk",
     "evaluate_pixels",
+    "flat_pixel_indices",
     "kernel_in_cache",
     "kernel_package",
     "lattice_factor_signed",
@@ -68,6 +72,7 @@ __all__ = [
     "render",
     "render_constants",
     "render_pixels",
+    "render_sparse",
     "rendered_pixels",
     "solid_angle_total",
     "water_background",

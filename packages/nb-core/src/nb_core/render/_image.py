@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_EVALUATIONS",
     "ProgressFn",
     "chunk_plan",
+    "chunk_size",
     "padded_index",
     "render",
     "rendered_pixels",
@@ -64,7 +65,7 @@ def rendered_pixels(params: Params, static: Static) -> Tensor:
     return torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
 
 
-def _chunk_size(static: Static, max_evaluations: int) -> int:
+def chunk_size(static: Static, max_evaluations: int) -> int:
     """Pixels per chunk for a budget of lattice evaluations (1/16 of it with interpolation)."""
     per_pixel = max(1, static.evaluations_per_pixel)
     budget = max_evaluations // 16 if (static.interpolate and static.has_hkl) else max_evaluations
@@ -89,7 +90,7 @@ def chunk_plan(
     total = int(pixels.shape[0])
     if max_evaluations is None:
         max_evaluations = COMPILED_MAX_EVALUATIONS if compile else DEFAULT_MAX_EVALUATIONS
-    return pixels, min(_chunk_size(static, max_evaluations), max(total, 1))
+    return pixels, min(chunk_size(static, max_evaluations), max(total, 1))
 
 
 def padded_index(index: Tensor, chunk: int) -> Tensor:
