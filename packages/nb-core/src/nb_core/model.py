@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from nb_core.crystal.cell_model import CellConstraint, matrix_orientation, reciprocal_of_cell
 from nb_core.crystal.lattice import crystal_basis
 from nb_core.params import Experiment, Params, Static
-from nb_core.render import render
+from nb_core.render import render, render_sparse
 from nb_core.units import RTD
 
 __all__ = ["PARAMETERS", "ParameterSpec", "Simulator", "parameter_value"]
@@ -252,11 +252,6 @@ class Simulator(nn.Module):
     def _render(self, params: Params, pixels: Tensor | None) -> Tensor:
         if pixels is None:
             return render(params, self.static, max_evaluations=self.max_evaluations)
-        try:
-            from nb_core.render import render_sparse  # type: ignore[attr-defined]
-        except ImportError:  # interim: the whole image, then the pixels
-            full = render(params, self.static, max_evaluations=self.max_evaluations)
-            return full.reshape(-1)[pixels]
         return render_sparse(params, self.static, pixels, max_evaluations=self.max_evaluations)
 
     def render_with(self, values: Mapping[str, Tensor], pixels: Tensor | None = None) -> Tensor:

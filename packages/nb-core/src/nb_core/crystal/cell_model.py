@@ -158,7 +158,9 @@ def default_reciprocal(cell: Tensor) -> Tensor:
         )
     )
     metric = lengths[:, None] * cosine_matrix * lengths[None, :]
-    return torch.linalg.cholesky(torch.linalg.inv(metric))
+    factor, info = torch.linalg.cholesky_ex(torch.linalg.inv(metric))
+    # A cell whose angles close no cell has no reciprocal vectors: NaN, never an exception.
+    return torch.where(info == 0, factor, torch.full_like(factor, torch.nan))
 
 
 def matrix_orientation(reciprocal: Tensor) -> tuple[Tensor, Tensor]:

@@ -146,7 +146,7 @@ def _spot_stage(sim: Simulator, found: Spots, result: FitResult, enabled: bool) 
         result.notes.append(f"{count} observed spots: too few for the spot stage, skipped")
         return
     used, rms = refine_spot_positions(sim, found)
-    result.stages.append(f"spots: {used} of {count} spots indexed, rms {rms:.3g} 1/Å")
+    result.stages.append(f"spots: {used} of {count} spots indexed, rms {rms:.3g} px")
     result.trajectory.append(sim.state())
 
 

@@ -11,6 +11,7 @@ lands on the lattice point of its (rounded) Miller index, measured across the Ew
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -158,34 +159,93 @@ def _scattering_and_lattice(
     return scattering, direction, reciprocal
 
 
-def _assign(sim: Simulator, spots: Spots, tolerance: float) -> tuple[Tensor, Tensor]:
-    """Rounded Miller indices ``(n, 3)`` of the spots and which are within ``tolerance``."""
+def _predicted_positions(
+    sim: Simulator, values: dict[str, Tensor], hkl: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Where each lattice point's diffracted ray meets the detector, at mid-sweep.
+
+    The ray runs along ``s0 + G`` (``s0`` the incident wave vector, ``G`` the lattice point of
+    the Miller index), the nearest direction on the Ewald sphere for a point just off it.
+
+    Args:
+        sim: The simulator.
+        values: User-unit values of its trainable parameters.
+        hkl: ``(n, 3)`` Miller indices.
+
+    Returns:
+        ``(positions, excitation)``: ``(n, 2)`` fast and slow positions (pixels; pixel i's
+        centre is i) and ``(n,)`` each lattice point's distance outside the Ewald sphere
+        (Å⁻¹).
+    """
+    params, _ = sim.params(values)
+    frame = detector_frame(params, sim.static)
+    incident, _ = unitize(params.beam)
+    middle = params.phi0 + params.phistep * (sim.static.phisteps - 1) / 2.0
+    spindle, _ = unitize(params.spindle)
+    reciprocal = rotate_axis(crystal_basis(params, sim.static).reciprocal, spindle, middle)
+    radius = 1.0 / (params.wavelength * 1e10)
+    wave = incident * radius + hkl @ reciprocal  # (n, 3) Å⁻¹
+    length = torch.linalg.vector_norm(wave, dim=1, keepdim=True)
+    direction = wave / length
+    reach = (frame.pix0 * frame.odet).sum() / (direction * frame.odet).sum(dim=1)
+    offset = direction * reach[:, None] - frame.pix0
+    fast = (offset * frame.fdet).sum(dim=1) / params.pixel_size - 0.5
+    slow = (offset * frame.sdet).sum(dim=1) / params.pixel_size - 0.5
+    return torch.stack((fast, slow), dim=1), length[:, 0] - radius
+
+
+def _reflecting_range(sim: Simulator, hkl: Tensor) -> Tensor:
+    """``(n,)`` how far (Å⁻¹) a lattice point may lie off the Ewald sphere and still reflect.
+
+    The spot's own width (one over the crystal size) plus what the mosaic spread and half the
+    spindle sweep turn the point through.
+    """
+    with torch.no_grad():
+        params, _ = sim.params({name: sim.values[name] for name in sim.names})
+        basis = crystal_basis(params, sim.static)
+        size = (params.n_cells * torch.linalg.vector_norm(basis.real, dim=1) * 1e10).mean()
+        turn = params.mosaic_spread + params.phistep * sim.static.phisteps / 2.0
+        length = torch.linalg.vector_norm(hkl @ basis.reciprocal, dim=1)
+        return 1.0 / size + length * turn
+
+
+def _assign(sim: Simulator, spots: Spots, tolerance: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Rounded Miller indices of the spots, which are within ``tolerance``, and ``|S|``.
+
+    Returns:
+        ``(hkl, close, resolution)``: ``(n, 3)`` indices, ``(n,)`` bool and ``(n,)`` length of
+        each spot's scattering vector (Å⁻¹).
+    """
     with torch.no_grad():
         values = {name: sim.values[name] for name in sim.names}
         scattering, _, reciprocal = _scattering_and_lattice(sim, values, spots)
         fractional = scattering @ torch.linalg.inv(reciprocal)
         nearest = torch.round(fractional)
         close = (fractional - nearest).abs().amax(dim=1) < tolerance
-    return nearest, close
+    return nearest, close, torch.linalg.vector_norm(scattering, dim=1)
 
 
-def refine_spot_positions(
-    sim: Simulator, spots: Spots, *, rounds: int = 6, iterations: int = 8
-) -> tuple[int, float]:
+#: Fraction of the spots (innermost first) each round of :func:`refine_spot_positions` uses:
+#: low-resolution spots index correctly from further off, and pin the model for the rest.
+_SHELLS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+
+
+def refine_spot_positions(sim: Simulator, spots: Spots, *, iterations: int = 10) -> tuple[int, float]:
     """Refine the spot-moving parameters so that observed spots sit on their lattice points.
 
     Only the trainable names in :data:`GEOMETRY` move; the others stay. Each round re-indexes
-    the spots (a spot more than 0.3 of an index from an integer is left out of that round) and
-    takes Gauss-Newton steps on the residual across the Ewald sphere.
+    the spots (a spot more than 0.25 of an index from an integer is left out of that round),
+    takes the innermost fraction :data:`_SHELLS` of them, and takes Levenberg-Marquardt steps
+    on the distance (pixels) between each observed centroid and its lattice point's
+    predicted position.
 
     Args:
         sim: The simulator (updated in place).
         spots: Observed spots (at least as many as parameters).
-        rounds: Re-indexing rounds.
-        iterations: Gauss-Newton steps per round.
+        iterations: Steps per round.
 
     Returns:
-        ``(spots used in the last round, rms residual in Å⁻¹)``.
+        ``(spots used in the last round, weighted rms position residual in pixels)``.
     """
     free = [name for name in sim.names if name in GEOMETRY]
     theta, unflatten = flatten_values(sim)
@@ -193,16 +253,14 @@ def refine_spot_positions(
         [torch.full_like(sim.values[n].reshape(-1), n in free, dtype=torch.bool) for n in sim.names]
     )
     used, rms = 0, float("nan")
-    for _ in range(rounds):
-        hkl, close = _assign(sim, spots, 0.3)
+    for shell in _SHELLS:
+        hkl, close, resolution = _assign(sim, spots, 0.25)
+        limit = torch.quantile(resolution, shell)
+        close = close & (resolution <= limit)
         used = int(close.sum())
-        if used < max(3, int(chosen.sum())):
-            break
-        before = hkl.clone()
+        if used < max(4, int(chosen.sum())):
+            continue
         theta, rms = _gauss_newton(sim, spots, hkl, close, theta, chosen, unflatten, iterations)
-        hkl_after, close_after = _assign(sim, spots, 0.3)
-        if torch.equal(hkl_after, before) and torch.equal(close_after, close):
-            break
     return used, rms
 
 
@@ -218,29 +276,51 @@ def _gauss_newton(
 ) -> tuple[Tensor, float]:
     """Damped Gauss-Newton steps on the spot residuals; writes the values into ``sim``."""
 
+    # Strong spots count most: a weak spot is often a partial whose centroid sits off its
+    # lattice point's mid-sweep prediction.
+    weight = torch.sqrt(spots.intensity / torch.median(spots.intensity))
+    weight = weight[close].to(theta)[:, None]
+
+    observed = torch.stack((spots.fast, spots.slow), dim=1)[close].to(theta)
+
+    width = _reflecting_range(sim, hkl[close])[:, None]
+
     def residual(vec: Tensor) -> Tensor:
         full = torch.where(chosen, vec, theta.detach())
-        scattering, direction, reciprocal = _scattering_and_lattice(sim, unflatten(full), spots)
-        miss = scattering[close] - hkl[close] @ reciprocal
-        across = miss - (miss * direction[close]).sum(dim=1, keepdim=True) * direction[close]
-        return across.reshape(-1) * 1e3
+        predicted, excitation = _predicted_positions(sim, unflatten(full), hkl[close])
+        both = torch.cat((predicted - observed, excitation[:, None] / width), dim=1)
+        return (weight * both).reshape(-1)
 
-    rms = float("nan")
+    def cost(vec: Tensor) -> float:
+        with torch.no_grad():
+            value = float((residual(vec) ** 2).sum())
+        return value if math.isfinite(value) else math.inf
+
+    damping, current = 1e-3, cost(theta)
     for _ in range(iterations):
         with quiet_forward_ad():
             jac = torch.func.jacfwd(residual)(theta)[:, chosen]
         with torch.no_grad():
             r = residual(theta)
-            normal = jac.T @ jac
-            damping = 1e-6 * torch.diagonal(normal).max() * torch.eye(normal.shape[0]).to(normal)
-            step = torch.linalg.lstsq(normal + damping, -(jac.T @ r)[:, None]).solution[:, 0]
+            normal, gradient = jac.T @ jac, jac.T @ r
+            diagonal = torch.clamp(torch.diagonal(normal), min=1e-12 * float(normal.diagonal().max()))
+        for _ in range(12):
+            system = normal + damping * torch.diag(diagonal)
+            step = torch.linalg.lstsq(system, -gradient[:, None]).solution[:, 0]
             trial = theta.clone()
             trial[chosen] = theta[chosen] + step
-            if float((residual(trial) ** 2).sum()) >= float((r**2).sum()):
-                rms = float(torch.sqrt((r**2).mean())) * 1e-3
+            value = cost(trial)
+            if value < current:
+                theta, damping = trial, max(damping / 3.0, 1e-9)
                 break
-            theta = trial
-            rms = float(torch.sqrt((residual(theta) ** 2).mean())) * 1e-3
+            damping *= 4.0
+        else:
+            break
+        if current - value <= 1e-10 * current:
+            current = value
+            break
+        current = value
+    rms = (current / max(1, int(close.sum()))) ** 0.5
     with torch.no_grad():
         for name, value in unflatten(theta).items():
             sim.values[name].copy_(value)
