@@ -167,8 +167,8 @@ FLAGS: tuple[Flag, ...] = (
          "-pix0_vector as nanoBragg reads this spelling: in m; in mm with -fix flags",
          clause("-pix0_vector_mm", needs=3, named_only=True,
                 action=custom_vector_mm("pix0_vector")),
-         note="note: -pix0_vector_mm is read as nanoBragg reads it, as -pix0_vector (in m; "
-              "ignored unless -fix pix0); -fix flags reads it in mm"),
+         note="note: -pix0_vector_mm is read as -pix0_vector (in m; ignored unless -fix pix0), "
+              "as nanoBragg reads it; -fix flags reads it in mm"),
     flag("-distance", REAL, "MM", "mm", "100", DETECTOR,
          "sample to detector along the beam (sets pivot beam)",
          clause("-distance", action=store_with_pivot("distance_mm", "beam"))),
