@@ -136,8 +136,10 @@ def _parity(argv: list[str], files: dict[str, str]) -> tuple[float, float]:
     nb = run_nb(argv, inputs=files, dtype="float64")
     assert c.ok, c.stdout[-400:]
     assert nb.ok, nb.stdout[-400:]
-    assert c.float_image is not None and nb.float_image is not None
-    assert c.int_image is not None and nb.int_image is not None
+    assert c.float_image is not None
+    assert nb.float_image is not None
+    assert c.int_image is not None
+    assert nb.int_image is not None
     assert c.float_image.max() > 0
     diff = np.abs(c.int_image.data.astype(np.int64) - nb.int_image.data.astype(np.int64))
     return image_metrics(nb.float_image, c.float_image).rel_l2, float(diff.max())
