@@ -45,6 +45,8 @@ TRACE_HELP = (
     "polarization; the rotated cell for each phi step and mosaic domain; h,k,l, F_latt (per "
     "axis and total), F_cell and the term of every evaluation; the factors applied to the "
     "pixel. --json FILE writes every row.\n\n"
+    "The flags are resolved as the C program reads them in its own trace run, followed by "
+    "-printout -printout_pixel F S (a final -misset_seed N, for one, reads them as angles).\n\n"
     "Example: nb trace 64 64 -- -cell 100 100 100 90 90 90 -default_F 100 -N 5 -detpixels 128"
 )
 GOLDEN_HELP = (
@@ -263,7 +265,6 @@ def _run_comparison(
         diff_trace,
         golden_reference,
         load_case,
-        nb_printout,
         reference_from_run,
         stage_inputs,
     )
@@ -322,17 +323,20 @@ def _run_comparison(
             )
         reference = reference_from_run(c_run, binary)
         c_text = c_run.stdout
-    nb_run = run_nb(flags, inputs=inputs, noise=noise, dtype=dtype)
+    # The trace comes from the experiment that rendered nb's image (the same argv).
+    nb_run = run_nb(flags, inputs=inputs, noise=noise, dtype=dtype, printout_pixel=trace)
     if nb_run.returncode != 0 or nb_run.float_image is None:
         message = nb_run.stdout.strip().splitlines()[-1] if nb_run.stdout.strip() else ""
         raise _input_error(message.removeprefix("nb: error: ") or "nb wrote no image")
     trace_diff: TraceDiff | None = None
     if trace is not None:
         f, s = trace
-        image = nb_run.float_image
-        value = float(image[s, f]) if 0 <= s < image.shape[0] and 0 <= f < image.shape[1] else None
-        ours = nb_printout(flags, inputs, dtype=dtype, fpixel=f, spixel=s, pixel_value=value)
-        trace_diff = diff_trace(f, s, ours, c_text)
+        if not nb_run.printout:
+            height, width = nb_run.float_image.shape
+            raise _input_error(
+                f"pixel ({f}, {s}) is outside the {width} x {height} detector", "--trace"
+            )
+        trace_diff = diff_trace(f, s, nb_run.printout, c_text)
     return compare_runs(
         reference, nb_run, thresholds, dtype=dtype, trace=trace_diff, command=command
     )
@@ -423,7 +427,7 @@ def trace_command(
 
     from nb_cli.simulate import prepare
     from nb_core.trace import format_printout
-    from nb_parity.pixel_trace import trace_tables
+    from nb_parity.pixel_trace import printout_flags, trace_tables, traced_settings_differ
 
     _check_dtype(dtype)
     if max_rows < 0:
@@ -434,7 +438,8 @@ def trace_command(
         raise _input_error(
             "no nanoBragg flags: give them after --, e.g. nb trace 10 20 -- -cell ..."
         )
-    prepared = prepare([*flags, "-dtype", dtype], workdir=Path.cwd())
+    traced = printout_flags(flags, fpixel, spixel)
+    prepared = prepare([*traced, "-dtype", dtype], workdir=Path.cwd())
     tr, tables = trace_tables(prepared, fpixel, spixel)
     block = format_printout(tr)
     if json_file is not None:
@@ -454,6 +459,14 @@ def trace_command(
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))
+    if traced_settings_differ(flags, traced):
+        console.print(
+            "note: the last flags read the arguments after them, as in the C program; traced "
+            f"as the C program's trace run reads them: ... -printout -printout_pixel "
+            f"{fpixel} {spixel}",
+            highlight=False,
+            markup=False,
+        )
     for line in block:
         console.print(line, highlight=False, markup=False)
     console.print()
