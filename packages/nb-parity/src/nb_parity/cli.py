@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from nb_parity.compare import Comparison, Thresholds, TraceDiff
 
-__all__ = ["compare_command", "register", "trace_command"]
+__all__ = ["compare_command", "compare_main", "compare_run", "register", "trace_command"]
 
 _DTYPES = ("float64", "float32")
 
@@ -79,6 +79,29 @@ def register(app: typer.Typer) -> None:
     parity.command("golden", help=GOLDEN_HELP)(golden_command)
     parity.command("refinement", help=REFINEMENT_HELP)(refinement_command)
     app.add_typer(parity, name="parity")
+
+
+def compare_main(argv: list[str] | None = None) -> int:
+    """``nb-compare ARGS``: exactly ``nb compare ARGS``, for workflows that call it by that name.
+
+    Args:
+        argv: Arguments after ``nb-compare`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code of ``nb compare`` (0 all checks pass, 1 one fails, 2 bad input).
+    """
+    import sys
+
+    from nb_cli import app, main
+
+    if not any(command.name == "compare" for command in app.registered_commands):
+        register(app)  # nb-parity imported without its entry point installed
+    return main(["compare", *(sys.argv[1:] if argv is None else argv)])
+
+
+def compare_run() -> None:
+    """Console entry point of ``nb-compare``: run :func:`compare_main` and exit with its code."""
+    raise SystemExit(compare_main())
 
 
 def _input_error(message: str, where: str | None = None) -> Exception:
