@@ -91,7 +91,7 @@ def _write_matrix(path: Path, cell: tuple[float, ...], wavelength: float, seed: 
 def _write_hkl(path: Path, cell: tuple[float, ...], d_min: float, seed: int, f000: bool) -> None:
     """Random amplitudes (10 to 1000 electrons) of every index to ``d_min`` (Å)."""
     reciprocal = np.linalg.inv(_real_basis(cell))
-    edge = [int(math.ceil(x / d_min)) + 1 for x in cell[:3]]
+    edge = [math.ceil(x / d_min) + 1 for x in cell[:3]]
     grid = np.meshgrid(*[np.arange(-m, m + 1) for m in edge], indexing="ij")
     hkl = np.stack([g.ravel() for g in grid], axis=1)
     inside = np.linalg.norm(hkl @ reciprocal.T, axis=1) <= 1.0 / d_min
