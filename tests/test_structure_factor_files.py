@@ -192,7 +192,7 @@ def test_pdb_model_gives_the_image_of_its_directly_summed_amplitudes(tmp_path: P
     flags = [*_cell_flags(ORTHORHOMBIC), *DETECTOR, "-model_dmin", str(D_MIN)]
     ours = _image([*flags, "-hkl", str(model)])
     ref = _image([*flags[:-2], "-hkl", str(text)])
-    assert _rel_l2(ours, ref) < 1e-4
+    assert _rel_l2(ours, ref) < 2e-5  # 1.7e-6 measured
     # The same amplitudes written as text give the same image.
     same = _write_hkl(tmp_path / "same.hkl", table.indices, table.amplitudes)
     assert _rel_l2(_image([*flags[:-2], "-hkl", str(same)]), ours) < 1e-12
