@@ -365,6 +365,8 @@ def run_simulation(
     """
     check_run_outputs(prepared)
     exp, s, st = prepared.experiment, prepared.parsed.settings, prepared.experiment.static
+    for note in prepared.parsed.notes:
+        say(note)
     say(BANNER)
     for line in decision_lines(exp):
         say(line)

@@ -77,6 +77,10 @@ class Settings:
     interpolate: int = 2
     #: Amorphous-scatter file (-stol/-4stol/-Q): read, but unused by the C program's render.
     stol_file: str | None = None
+    #: Column (MTZ label or mmCIF _refln item) of an MTZ or mmCIF -hkl file; None: automatic.
+    sf_column: str | None = None
+    #: Resolution (Å) of the amplitudes of a model -hkl file; None: automatic.
+    model_dmin_A: float | None = None
 
     # --- beam --------------------------------------------------------------------------------
     lambda_A: float = 1.0

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from nb_parity.compare import Comparison, Thresholds, TraceDiff
 
-__all__ = ["compare_command", "register", "trace_command"]
+__all__ = ["compare_command", "compare_main", "compare_run", "register", "trace_command"]
 
 _DTYPES = ("float64", "float32")
 
@@ -45,6 +45,8 @@ TRACE_HELP = (
     "polarization; the rotated cell for each phi step and mosaic domain; h,k,l, F_latt (per "
     "axis and total), F_cell and the term of every evaluation; the factors applied to the "
     "pixel. --json FILE writes every row.\n\n"
+    "The flags are resolved as the C program reads them in its own trace run, followed by "
+    "-printout -printout_pixel F S (a final -misset_seed N, for one, reads them as angles).\n\n"
     "Example: nb trace 64 64 -- -cell 100 100 100 90 90 90 -default_F 100 -N 5 -detpixels 128"
 )
 GOLDEN_HELP = (
@@ -77,6 +79,29 @@ def register(app: typer.Typer) -> None:
     parity.command("golden", help=GOLDEN_HELP)(golden_command)
     parity.command("refinement", help=REFINEMENT_HELP)(refinement_command)
     app.add_typer(parity, name="parity")
+
+
+def compare_main(argv: list[str] | None = None) -> int:
+    """``nb-compare ARGS``: exactly ``nb compare ARGS``, for workflows that call it by that name.
+
+    Args:
+        argv: Arguments after ``nb-compare`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code of ``nb compare`` (0 all checks pass, 1 one fails, 2 bad input).
+    """
+    import sys
+
+    from nb_cli import app, main
+
+    if not any(command.name == "compare" for command in app.registered_commands):
+        register(app)  # nb-parity imported without its entry point installed
+    return main(["compare", *(sys.argv[1:] if argv is None else argv)])
+
+
+def compare_run() -> None:
+    """Console entry point of ``nb-compare``: run :func:`compare_main` and exit with its code."""
+    raise SystemExit(compare_main())
 
 
 def _input_error(message: str, where: str | None = None) -> Exception:
@@ -263,7 +288,6 @@ def _run_comparison(
         diff_trace,
         golden_reference,
         load_case,
-        nb_printout,
         reference_from_run,
         stage_inputs,
     )
@@ -322,17 +346,20 @@ def _run_comparison(
             )
         reference = reference_from_run(c_run, binary)
         c_text = c_run.stdout
-    nb_run = run_nb(flags, inputs=inputs, noise=noise, dtype=dtype)
+    # The trace comes from the experiment that rendered nb's image (the same argv).
+    nb_run = run_nb(flags, inputs=inputs, noise=noise, dtype=dtype, printout_pixel=trace)
     if nb_run.returncode != 0 or nb_run.float_image is None:
         message = nb_run.stdout.strip().splitlines()[-1] if nb_run.stdout.strip() else ""
         raise _input_error(message.removeprefix("nb: error: ") or "nb wrote no image")
     trace_diff: TraceDiff | None = None
     if trace is not None:
         f, s = trace
-        image = nb_run.float_image
-        value = float(image[s, f]) if 0 <= s < image.shape[0] and 0 <= f < image.shape[1] else None
-        ours = nb_printout(flags, inputs, dtype=dtype, fpixel=f, spixel=s, pixel_value=value)
-        trace_diff = diff_trace(f, s, ours, c_text)
+        if not nb_run.printout:
+            height, width = nb_run.float_image.shape
+            raise _input_error(
+                f"pixel ({f}, {s}) is outside the {width} x {height} detector", "--trace"
+            )
+        trace_diff = diff_trace(f, s, nb_run.printout, c_text)
     return compare_runs(
         reference, nb_run, thresholds, dtype=dtype, trace=trace_diff, command=command
     )
@@ -423,7 +450,7 @@ def trace_command(
 
     from nb_cli.simulate import prepare
     from nb_core.trace import format_printout
-    from nb_parity.pixel_trace import trace_tables
+    from nb_parity.pixel_trace import printout_flags, trace_tables, traced_settings_differ
 
     _check_dtype(dtype)
     if max_rows < 0:
@@ -434,7 +461,8 @@ def trace_command(
         raise _input_error(
             "no nanoBragg flags: give them after --, e.g. nb trace 10 20 -- -cell ..."
         )
-    prepared = prepare([*flags, "-dtype", dtype], workdir=Path.cwd())
+    traced = printout_flags(flags, fpixel, spixel)
+    prepared = prepare([*traced, "-dtype", dtype], workdir=Path.cwd())
     tr, tables = trace_tables(prepared, fpixel, spixel)
     block = format_printout(tr)
     if json_file is not None:
@@ -454,6 +482,14 @@ def trace_command(
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))
+    if traced_settings_differ(flags, traced):
+        console.print(
+            "note: the last flags read the arguments after them, as in the C program; traced "
+            f"as the C program's trace run reads them: ... -printout -printout_pixel "
+            f"{fpixel} {spixel}",
+            highlight=False,
+            markup=False,
+        )
     for line in block:
         console.print(line, highlight=False, markup=False)
     console.print()

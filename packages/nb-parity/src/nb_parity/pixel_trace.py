@@ -8,6 +8,8 @@ domain, and every evaluation, as rows of numbers that print as tables or dump as
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,10 +21,37 @@ from nb_core.physics.lattice_factors import sincg
 from nb_core.render import lattice_factor_signed
 from nb_core.trace import trace_pixel
 
-__all__ = ["TraceTable", "trace_tables"]
+__all__ = ["TraceTable", "printout_flags", "trace_tables", "traced_settings_differ"]
 
 #: A table of a pixel trace: title, column names, rows of plain values.
 TraceTable = dict[str, Any]
+
+
+def printout_flags(flags: Sequence[str], fpixel: int, spixel: int) -> list[str]:
+    """The flags of the C program's trace of a pixel: ``flags -printout -printout_pixel F S``.
+
+    The C program prints a pixel's block when run with these two flags after the user's, and
+    its substring side effects read them like any other argument (a final ``-misset_seed N``
+    takes ``N, atof("-printout"), atof("-printout_pixel")`` as misset angles); ``nb trace``
+    resolves the same argument list, so that its block is the C program's.
+    """
+    return [*flags, "-printout", "-printout_pixel", str(fpixel), str(spixel)]
+
+
+#: Settings the trace flags set themselves, or that come from the clock.
+_TRACE_OWN = frozenset({"printout", "printout_pixel", "given", "seed", "misset_seed"})
+
+
+def traced_settings_differ(flags: Sequence[str], traced: Sequence[str]) -> bool:
+    """Whether ``traced`` (:func:`printout_flags`) resolves to other settings than ``flags``
+    beyond the printout itself: a side effect of the last flags reads the trace flags."""
+    from nb_cli.flags import parse_args
+
+    def values(argv: Sequence[str]) -> dict[str, Any]:
+        settings = asdict(parse_args(list(argv), read_headers=False).settings)
+        return {k: v for k, v in settings.items() if k not in _TRACE_OWN}
+
+    return values(flags) != values(traced)
 
 
 def _vec(t: Any) -> list[float]:

@@ -43,6 +43,9 @@ class Run:
         noise_image: SMV noise image, if written.
         summary: Resolved values parsed from the printout (:func:`parse_summary`).
         seconds: Wall time of the run.
+        printout: nb's ``-printout`` block of the pixel asked for (``run_nb``'s
+            ``printout_pixel``), traced through the experiment that rendered the image; ""
+            when none was asked for or the pixel is outside the detector.
     """
 
     program: str
@@ -54,6 +57,7 @@ class Run:
     noise_image: SmvImage | None = None
     summary: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    printout: str = ""
 
     @property
     def ok(self) -> bool:
@@ -190,6 +194,7 @@ def run_nb(
     noise: bool = False,
     dtype: str = "float64",
     extra: Sequence[str] = (),
+    printout_pixel: tuple[int, int] | None = None,
 ) -> Run:
     """Run ``nb simulate`` in-process on nanoBragg flags in a scratch folder.
 
@@ -199,6 +204,10 @@ def run_nb(
         noise: Also write and read the noise image.
         dtype: float32 or float64.
         extra: More nb options (e.g. ``["-fix", "phi0"]``).
+        printout_pixel: Also trace this (fast, slow) pixel through the same resolved
+            experiment (``Run.printout``), so that the trace sees the argv the image was
+            rendered from, trailing output flags included (a final ``-misset_seed N`` also
+            reads the next three arguments as angles, as in the C program).
 
     Returns:
         The run; an input error gives returncode 2 and its message in ``stdout``.
@@ -216,17 +225,37 @@ def run_nb(
         _stage(folder, inputs or {})
         start = time.perf_counter()
         code = 0
+        printout = ""
         with inside(folder):
             try:
                 prepared = prepare(argv, workdir=folder)
-                run_simulation(prepared, say=lines.append)
+                result = run_simulation(prepared, say=lines.append)
+                if printout_pixel is not None:
+                    printout = _printout(prepared, result.image, *printout_pixel)
             except InputError as exc:
                 code = 2
                 lines.append(f"nb: error: {exc}")
         seconds = time.perf_counter() - start
         text = "\n".join(lines)
-        run = Run("nb", argv, code, text, summary=parse_summary(text), seconds=seconds)
+        run = Run(
+            "nb", argv, code, text, summary=parse_summary(text), seconds=seconds, printout=printout
+        )
         size = _size(folder)
         if size is not None:
             _read(folder, size, run, noise=noise)
     return run
+
+
+def _printout(prepared: object, image: np.ndarray, fpixel: int, spixel: int) -> str:
+    """The ``-printout`` block of one pixel of a rendered run ("" outside the detector)."""
+    import torch
+
+    from nb_core.trace import format_printout, trace_pixel
+
+    exp = prepared.experiment  # type: ignore[attr-defined]
+    st = exp.static
+    if not (0 <= fpixel < st.fpixels and 0 <= spixel < st.spixels):
+        return ""
+    with torch.no_grad():
+        trace = trace_pixel(exp.params, st, fpixel, spixel)
+    return "\n".join(format_printout(trace, float(image[spixel, fpixel])))

@@ -154,6 +154,17 @@ def custom_vector(attr: str) -> Action:
     return act
 
 
+def custom_vector_mm(attr: str) -> Action:
+    """Set the vector field ``attr`` (m) from three values in mm; selects the CUSTOM convention."""
+
+    def act(settings: Settings, values: list[str]) -> None:
+        settings.convention = "custom"
+        x, y, z = _read_vector(values)
+        setattr(settings, attr, (x / 1000.0, y / 1000.0, z / 1000.0))
+
+    return act
+
+
 def detector_size(which: str) -> Action:
     """Set the detector size (mm): ``"f"`` fast, ``"s"`` slow, ``"b"`` both."""
 

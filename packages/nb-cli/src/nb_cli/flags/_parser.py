@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from nb_cli.flags._record import Flag
 from nb_cli.flags._table import FLAG_BY_NAME, FLAGS, flag_names
 from nb_cli.flags._values import consume_values
 from nb_cli.smv_keys import apply_headers
@@ -41,12 +42,15 @@ class ParsedArgs:
         c_argv: The C program's arguments (nb-only options removed, ``--x`` written ``-x``).
         nb: nb's own options (``dtype``, ``device``, ``fix``, ``outdir``, ``quiet``, ``force``).
         quirks: Which C bugs to reproduce.
+        notes: One line for each given flag that the C program reads in its own way or
+            ignores (printed by ``nb simulate``).
     """
 
     settings: Settings
     c_argv: list[str]
     nb: dict[str, str | bool] = field(default_factory=dict)
     quirks: Quirks = field(default_factory=Quirks)
+    notes: list[str] = field(default_factory=list)
 
 
 def _canonical_token(token: str) -> str:
@@ -129,13 +133,28 @@ def _run_clauses(settings: Settings, c_argv: list[str], i: int, quirks: Quirks) 
     for flag in FLAGS:
         for clause in flag.clauses:
             if quirks.flags:
-                if not clause.matches(arg) or len(c_argv) <= i + clause.needs:
+                if clause.named_only or not clause.matches(arg) or len(c_argv) <= i + clause.needs:
                     continue
             elif own is not flag:
                 continue
             acted = clause.action(settings, c_argv[i + 1 :] + [""] * 8)
             if clause.stop or acted is True:
                 return
+
+
+def _apply_nb_settings(settings: Settings, nb: dict[str, str | bool]) -> None:
+    """Run the clauses of nb's own options that set settings (``-sf_column``, ``-model_dmin``)."""
+    for name, value in nb.items():
+        for clause in FLAG_BY_NAME[f"-{name}"].clauses:
+            clause.action(settings, [str(value), *[""] * 8])
+
+
+def _says_note(flag: Flag, quirks: Quirks) -> bool:
+    """Whether to print ``flag``'s note: a note on the C program's substring reading of a
+    spelling is not printed once ``-fix flags`` reads the spelling as named."""
+    if not flag.note:
+        return False
+    return quirks.flags or not any(c.named_only for c in flag.clauses)
 
 
 def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
@@ -155,6 +174,7 @@ def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
     quirks = _quirks(nb)
     settings = Settings()
     apply_headers(settings, c_argv, read=read_headers)
+    notes: list[str] = []
     for i, arg in enumerate(c_argv):
         if not arg.startswith("-") or _is_number(arg):
             continue
@@ -162,6 +182,8 @@ def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
         own = FLAG_BY_NAME.get(arg)
         if own is not None and own.name not in settings.given:
             settings.given.append(own.name)
+            notes.extend([own.note] if _says_note(own, quirks) else [])
+    _apply_nb_settings(settings, nb)
     # The C program seeds with the clock unless told otherwise; -misset_seed defaults to the
     # clock value too (not to -seed).
     clock = clock_seed()
@@ -169,7 +191,7 @@ def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
         settings.seed = clock
     if settings.misset_seed is None:
         settings.misset_seed = clock
-    return ParsedArgs(settings=settings, c_argv=c_argv, nb=nb, quirks=quirks)
+    return ParsedArgs(settings=settings, c_argv=c_argv, nb=nb, quirks=quirks, notes=notes)
 
 
 def to_c_argv(parsed: ParsedArgs, **outputs: str) -> list[str]:

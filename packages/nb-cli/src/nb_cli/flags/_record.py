@@ -30,6 +30,8 @@ class Clause:
         length: Also require ``strlen(arg) == length``.
         min_length: Also require ``strlen(arg) > min_length``.
         stop: The C program ``continue``s to the next argument after acting.
+        named_only: Acts only when the ``flags`` quirk is fixed and the argument names this
+            clause's flag (a spelling the C program reads through another flag's clause).
     """
 
     patterns: tuple[str, ...]
@@ -39,6 +41,7 @@ class Clause:
     length: int | None = None
     min_length: int | None = None
     stop: bool = False
+    named_only: bool = False
 
     def matches(self, arg: str) -> bool:
         """Whether the C program's test fires for ``arg``."""
@@ -68,6 +71,8 @@ class Flag:
         aliases: Other accepted names.
         clauses: The C program's clauses for this flag, in its order.
         nb_only: An nb option the C program does not know (never passed to it).
+        note: A line printed when the flag is given (a spelling the C program reads in its
+            own way, or ignores).
     """
 
     name: str
@@ -80,6 +85,7 @@ class Flag:
     aliases: tuple[str, ...] = ()
     clauses: tuple[Clause, ...] = ()
     nb_only: bool = False
+    note: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -95,9 +101,10 @@ def clause(
     length: int | None = None,
     min_length: int | None = None,
     stop: bool = False,
+    named_only: bool = False,
 ) -> Clause:
     """A :class:`Clause` that tests for ``patterns`` (one row of the flag table's clauses)."""
-    return Clause(patterns, needs, action, exact, length, min_length, stop)
+    return Clause(patterns, needs, action, exact, length, min_length, stop, named_only)
 
 
 def flag(
@@ -110,6 +117,7 @@ def flag(
     help: str,
     *clauses: Clause,
     aliases: tuple[str, ...] = (),
+    note: str = "",
 ) -> Flag:
     """A C program :class:`Flag` (one row of the flag table), its clauses after its help."""
-    return Flag(name, values, metavar, unit, default, group, help, aliases, clauses)
+    return Flag(name, values, metavar, unit, default, group, help, aliases, clauses, note=note)

@@ -15,6 +15,7 @@ from nb_cli.flags._actions import (
     cells_along,
     convention,
     custom_vector,
+    custom_vector_mm,
     detector_absorb,
     detector_pixels,
     detector_rotation,
@@ -145,6 +146,11 @@ FLAGS: tuple[Flag, ...] = (
     flag("-odet_vector", XYZ, "X Y Z", "", "1 0 0", DETECTOR,
          "detector normal (CUSTOM; replaced by fast x slow unless exactly unit length)",
          clause("-odet_vector", needs=3, action=custom_vector("odet_vector"))),
+    *(flag(f"-{axis}det_vector", XYZ, "X Y Z", "", "", DETECTOR,
+           "in nanoBragg's README; ignored by the C program (use -fdet/-sdet/-odet_vector)",
+           note=f"note: -{axis}det_vector is ignored, as nanoBragg ignores it; the detector "
+                "axes are -fdet_vector, -sdet_vector and -odet_vector")
+      for axis in "xyz"),
     flag("-beam_vector", XYZ, "X Y Z", "", "1 0 0", BEAM, "beam direction (CUSTOM convention)",
          clause("-beam_vector", needs=3, action=custom_vector("beam_vector"))),
     flag("-polar_vector", XYZ, "X Y Z", "", "0 0 1", BEAM, "E-vector of the polarization (CUSTOM)",
@@ -157,6 +163,12 @@ FLAGS: tuple[Flag, ...] = (
     flag("-pix0_vector", XYZ, "X Y Z", "m", "", DETECTOR,
          "sample to first pixel (CUSTOM); ignored by nanoBragg unless -fix pix0",
          clause("-pix0_vector", needs=3, action=custom_vector("pix0_vector"))),
+    flag("-pix0_vector_mm", XYZ, "X Y Z", "m", "", DETECTOR,
+         "-pix0_vector as nanoBragg reads this spelling: in m; in mm with -fix flags",
+         clause("-pix0_vector_mm", needs=3, named_only=True,
+                action=custom_vector_mm("pix0_vector")),
+         note="note: -pix0_vector_mm is read as -pix0_vector (in m; ignored unless -fix pix0), "
+              "as nanoBragg reads it; -fix flags reads it in mm"),
     flag("-distance", REAL, "MM", "mm", "100", DETECTOR,
          "sample to detector along the beam (sets pivot beam)",
          clause("-distance", action=store_with_pivot("distance_mm", "beam"))),
@@ -187,6 +199,11 @@ FLAGS: tuple[Flag, ...] = (
          clause("-detsize_f", action=detector_size("f"))),
     flag("-detsize_s", REAL, "MM", "mm", "102.4", DETECTOR, "detector size along slow",
          clause("-detsize_s", action=detector_size("s"))),
+    *(flag(f"-detsize_{axis}", REAL, "MM", "mm", "", DETECTOR,
+           f"in nanoBragg's README; ignored by the C program (use -detsize_{edge})",
+           note=f"note: -detsize_{axis} is ignored, as nanoBragg ignores it; the detector "
+                f"size along {'fast' if edge == 'f' else 'slow'} is -detsize_{edge}")
+      for axis, edge in (("x", "f"), ("y", "s"))),
     flag("-detpixels", INT, "N", "pixels", "1024", DETECTOR, "detector pixels per edge (square)",
          clause("-detpixels", length=10, action=detector_pixels("b"))),
     flag("-detpixels_f", INT, "N", "pixels", "", DETECTOR, "detector pixels along fast",
@@ -255,6 +272,11 @@ FLAGS: tuple[Flag, ...] = (
          clause("-vdivstep", length=9, action=store("vdivstep_mrad", read_real))),
     flag("-vdivsteps", INT, "N", "", "auto", BEAM, "vertical divergence steps",
          clause("-vdivsteps", action=store("vdivsteps", read_int))),
+    *(flag(f"-{axis}div", REAL, "MRAD", "mrad", "", BEAM,
+           f"in nanoBragg's README; ignored by the C program (use -{axis}divrange)",
+           note=f"note: -{axis}div is ignored, as nanoBragg ignores it; the divergence is "
+                f"-{axis}divrange (and -{axis}divstep or -{axis}divsteps)")
+      for axis in "hv"),
     flag("-divsteps", INT, "N", "", "auto", BEAM, "divergence steps, both directions",
          clause("-divsteps", action=set_divsteps)),
     flag("-round_div", SWITCH, "", "", "on", BEAM, "cut the divergence grid to an ellipse",
@@ -262,7 +284,7 @@ FLAGS: tuple[Flag, ...] = (
     flag("-square_div", SWITCH, "", "", "off", BEAM, "full divergence grid",
          clause("-square_div", needs=0, action=store_const("round_div", False))),
     flag("-adc", REAL, "COUNTS", "ADU", "40", OUTPUTS, "offset added to integer images",
-         clause("-adc", action=store("adc_offset", read_real))),
+         clause("-adc", action=store("adc_offset", read_real)), aliases=("-adcoffset",)),
     flag("-phi", REAL, "DEG", "deg", "0", CRYSTAL, "first spindle angle",
          clause("-phi", length=4, action=store("phi_deg", read_real))),
     flag("-osc", REAL, "DEG", "deg", "auto", CRYSTAL, "spindle oscillation range",
@@ -275,7 +297,7 @@ FLAGS: tuple[Flag, ...] = (
          clause("-dmin", action=store("dmin_A", read_real))),
     flag("-mat", PATH, "FILE", "", "", CRYSTAL,
          "MOSFLM orientation matrix (three reciprocal vectors x lambda)",
-         clause("-mat", action=store("matrix_file", read_text))),
+         clause("-mat", action=store("matrix_file", read_text)), aliases=("-matrix",)),
     flag("-hkl", PATH, "FILE", "", "", FACTORS,
          "structure factors, one 'h k l F' per line (writes the dump file)",
          clause("-hkl", action=store("hkl_file", read_text))),
@@ -382,6 +404,15 @@ NB_OPTIONS: tuple[Flag, ...] = (
     _nb_option("-quiet", (), "", "off", "print only warnings and errors"),
     _nb_option("-force", (), "", "off",
                "render even when the cost estimate is over the limit (see 'Bad input' in the README)"),
+    # Structure factors through gemmi: -hkl FILE.mtz, .cif/.mmcif, .pdb/.ent (nb_core.io._gemmi).
+    Flag("-sf_column", ("word",), "LABEL", "", "auto", FACTORS,
+         "column of an MTZ or mmCIF -hkl file (MTZ label or _refln item; default: the first "
+         "amplitude, F_meas_au/F_meas/F_calc, else sqrt of the first intensity)",
+         clauses=(clause("-sf_column", action=store("sf_column", read_text)),), nb_only=True),
+    Flag("-model_dmin", REAL, "A", "Å", "2", FACTORS,
+         "resolution of the F computed from a model -hkl file (.pdb, .ent, .cif; default 2 Å "
+         "or lambda/2 if coarser)",
+         clauses=(clause("-model_dmin", action=store("model_dmin_A", read_real)),), nb_only=True),
 )
 # fmt: on
 

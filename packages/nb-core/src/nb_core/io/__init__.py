@@ -2,6 +2,14 @@
 
 from nb_core.io._atomic import atomic_write_bytes
 from nb_core.io._fdump import read_fdump, write_fdump
+from nb_core.io._gemmi import (
+    GEMMI_EXTRA,
+    StructureFactorSource,
+    default_model_dmin,
+    expand_to_p1,
+    read_structure_factors,
+    structure_factor_format,
+)
 from nb_core.io._hkl import FGrid, HklTable, grid_from_hkl, read_hkl
 from nb_core.io._journal import recover_outputs
 from nb_core.io._matrix import read_matrix
@@ -12,15 +20,19 @@ from nb_core.io._sources import SourceTable, read_sourcefile
 
 __all__ = [
     "ATOF_PREFIX",
+    "GEMMI_EXTRA",
     "FGrid",
     "HklTable",
     "OutputSet",
     "OutputsInterrupted",
     "SmvImage",
     "SourceTable",
+    "StructureFactorSource",
     "atomic_write_bytes",
     "c_atof",
     "check_outputs",
+    "default_model_dmin",
+    "expand_to_p1",
     "grid_from_hkl",
     "read_fdump",
     "read_float_image",
@@ -29,8 +41,10 @@ __all__ = [
     "read_pgm",
     "read_smv",
     "read_sourcefile",
+    "read_structure_factors",
     "recover_outputs",
     "smv_value_of",
+    "structure_factor_format",
     "write_fdump",
     "write_float_image",
     "write_output",

@@ -159,7 +159,9 @@ def signed_lattice_factor(
     reciprocal: Tensor,
     integer_cells: tuple[int, int, int] | None,
 ) -> Tensor:
-    """F_latt with the C program's sign (for traces): ``sincg`` keeps its sign per axis.
+    """F_latt with the C program's sign (for traces): ``sincg`` keeps its sign per axis, that
+    of the node (:func:`sincg_sign`) times that of ``sin(pi n d) / sin(pi d)`` at the offset
+    ``d`` (negative where ``|d| > 1/n`` past the first zero).
 
     Args:
         hkl: ``(3, ...)`` fractional Miller indices, axis first.
@@ -179,7 +181,9 @@ def signed_lattice_factor(
     if shape != "square":
         return magnitude
     sign = torch.ones_like(magnitude)
+    delta = hkl - hkl0
     for axis in range(3):
-        axis_sign = sincg_sign(hkl0[axis], n_cells[axis])
+        offset = sincg_offset(delta[axis], n_cells[axis])
+        axis_sign = sincg_sign(hkl0[axis], n_cells[axis]) * torch.sign(offset)
         sign = sign * torch.where(n_cells[axis] > 1.0, axis_sign, torch.ones_like(axis_sign))
     return sign * magnitude

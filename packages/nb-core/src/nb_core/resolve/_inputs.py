@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from nb_core.errors import InputError
 from nb_core.io import (
     FGrid,
+    HklTable,
     SourceTable,
+    StructureFactorSource,
+    default_model_dmin,
     grid_from_hkl,
     read_fdump,
     read_hkl,
     read_matrix,
     read_smv,
     read_sourcefile,
+    read_structure_factors,
+    structure_factor_format,
 )
 from nb_core.resolve._conventions import beam_vector_for
 from nb_core.settings import Settings
@@ -32,6 +39,7 @@ class Inputs:
         matrix: ``(3, 3)`` rows a*, b*, c* as in the MOSFLM file (Å⁻¹ times wavelength).
         fgrid: Structure-factor grid from ``-hkl`` or the dump file.
         fgrid_from: ``"hkl"`` or ``"dump"``: where ``fgrid`` came from.
+        fgrid_source: For an MTZ, mmCIF or model ``-hkl`` file, what was read from it.
         sources: Sources from ``-sourcefile`` (defaults for missing columns applied).
         mask: ``(spixels, fpixels)`` bool, True where the ``-mask`` image is non-zero.
     """
@@ -39,6 +47,7 @@ class Inputs:
     matrix: np.ndarray | None = None
     fgrid: FGrid | None = None
     fgrid_from: Literal["hkl", "dump"] | None = None
+    fgrid_source: StructureFactorSource | None = None
     sources: SourceTable | None = None
     mask: np.ndarray | None = None
 
@@ -68,8 +77,9 @@ def load_inputs(settings: Settings, *, workdir: str | Path = ".") -> Inputs:
     matrix = read_matrix(path(settings.matrix_file)) if settings.matrix_file else None
     fgrid = None
     origin: Literal["hkl", "dump"] | None = None
-    if settings.hkl_file:
-        fgrid = grid_from_hkl(read_hkl(path(settings.hkl_file)), settings.default_F)
+    table, read_from = _reflections(settings, path)
+    if table is not None:
+        fgrid = grid_from_hkl(table, settings.default_F)
         origin = "hkl"
     else:
         dump = path(settings.dump_file)
@@ -84,4 +94,41 @@ def load_inputs(settings: Settings, *, workdir: str | Path = ".") -> Inputs:
     mask = None
     if settings.mask_file:
         mask = read_smv(path(settings.mask_file)).data != 0
-    return Inputs(matrix=matrix, fgrid=fgrid, fgrid_from=origin, sources=sources, mask=mask)
+    return Inputs(
+        matrix=matrix,
+        fgrid=fgrid,
+        fgrid_from=origin,
+        fgrid_source=read_from,
+        sources=sources,
+        mask=mask,
+    )
+
+
+def _reflections(
+    settings: Settings, path: Callable[[str], Path]
+) -> tuple[HklTable | None, StructureFactorSource | None]:
+    """The reflections of ``-hkl`` (HKL text, or MTZ, mmCIF or a model through gemmi).
+
+    Raises:
+        InputError: A file is unreadable, or ``-sf_column``/``-model_dmin`` do not apply.
+    """
+    name = settings.hkl_file
+    fmt = structure_factor_format(name) if name else None
+    if settings.sf_column is not None and fmt not in ("mtz", "cif"):
+        raise InputError(
+            "applies only to an MTZ or mmCIF -hkl file (.mtz, .cif, .mmcif)", "-sf_column"
+        )
+    if settings.model_dmin_A is not None and fmt not in ("cif", "pdb"):
+        raise InputError(
+            "applies only to a model -hkl file (.pdb, .ent, .cif, .mmcif)", "-model_dmin"
+        )
+    if not name:
+        return None, None
+    if fmt is None:
+        return read_hkl(path(name)), None
+    dmin = settings.model_dmin_A
+    return read_structure_factors(
+        path(name),
+        column=settings.sf_column,
+        model_dmin_A=default_model_dmin(settings.lambda_A) if dmin is None else dmin,
+    )

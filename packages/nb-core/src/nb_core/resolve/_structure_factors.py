@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nb_core.errors import InputError
+from nb_core.io import StructureFactorSource
 from nb_core.resolve._inputs import Inputs
 from nb_core.resolve._report import Resolved, StructureFactorReport, float64_tensor
 from nb_core.settings import Settings
@@ -43,14 +44,33 @@ def reading_notes(settings: Settings, inputs: Inputs) -> tuple[str, ...]:
     if inputs.fgrid is not None and inputs.fgrid_from == "dump":
         return (f"reading Fs from {s.dump_file}",)
     notes: list[str] = []
-    if inputs.fgrid is not None and s.hkl_file is not None:
+    read_from = inputs.fgrid_source
+    if inputs.fgrid is not None and s.hkl_file is not None and read_from is not None:
+        notes.append(_gemmi_line(s.hkl_file, read_from, inputs.fgrid.count))
+        notes.extend(read_from.notes)
+    elif inputs.fgrid is not None and s.hkl_file is not None:
         notes.append(f"counting entries in {s.hkl_file}")
         if s.default_F != 0.0:
             notes.append(f"initializing to default_F = {s.default_F:g}:")
             notes.append("done initializing:")
         notes.append(f"re-reading {s.hkl_file}")
+    if inputs.fgrid is not None and s.hkl_file is not None:
         notes.append(f"writing dump file for next time: {s.dump_file}")
     return tuple(notes)
+
+
+def _gemmi_line(name: str, read_from: StructureFactorSource, p1_count: int) -> str:
+    """``reading F from X.mtz (MTZ column FP, P 21 21 21): 812 reflections, 6496 in P1 ...``."""
+    if read_from.kind == "model":
+        what = f"computed from the model to {read_from.d_min_A:g} Å"
+    elif read_from.kind == "mtz":
+        what = f"MTZ column {read_from.column}"
+    else:
+        what = f"_refln.{read_from.column}"
+    return (
+        f"reading F from {name} ({what}, {read_from.space_group}): {read_from.reflections} "
+        f"reflections, {p1_count} in P1 with their Friedel mates"
+    )
 
 
 def resolve_structure_factors(
