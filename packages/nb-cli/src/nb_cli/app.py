@@ -45,12 +45,25 @@ def refine(
     refine: Annotated[
         str, typer.Option("--refine", help="parameters, comma-separated (e.g. distance,Xbeam,cell)")
     ],
-    loss: Annotated[str, typer.Option(help="lsq or poisson")] = "lsq",
-    method: Annotated[str, typer.Option(help="lbfgs or adam")] = "lbfgs",
+    loss: Annotated[str, typer.Option(help="poisson (counts) or lsq")] = "poisson",
+    method: Annotated[
+        str, typer.Option(help="lm (spots, then Levenberg-Marquardt on the spot pixels), lbfgs or adam")
+    ] = "lm",
     max_iter: Annotated[
-        str, typer.Option("--max-iter", metavar="N", help="iterations per coarse-to-fine stage")
-    ] = "50",
+        str, typer.Option("--max-iter", metavar="N", help="iterations per stage")
+    ] = "30",
     json_out: Annotated[str | None, typer.Option("--json", help="write the result as JSON")] = None,
+    write_mat: Annotated[
+        str | None,
+        typer.Option("--write-mat", metavar="FILE", help="write the refined orientation as a -mat file"),
+    ] = None,
+    lattice: Annotated[
+        str,
+        typer.Option(
+            help="hold the refined cell to a lattice system: triclinic, monoclinic, "
+            "orthorhombic, tetragonal, hexagonal, rhombohedral or cubic"
+        ),
+    ] = "triclinic",
     dtype: Annotated[str, typer.Option(help="float64 or float32")] = "float64",
 ) -> None:
     """Refine model parameters against OBSERVED; the nanoBragg flags after it give the start."""
@@ -64,6 +77,8 @@ def refine(
         method=method,
         max_iter=parse_iterations(max_iter),
         json_out=json_out,
+        write_mat=write_mat,
+        lattice=lattice,
         dtype=dtype,
     )
 

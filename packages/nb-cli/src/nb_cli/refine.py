@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -17,7 +18,10 @@ from nb_core.cost import TIME_LIMIT_S
 from nb_core.errors import InputError
 from nb_core.io import atomic_write_bytes, read_float_image, read_smv
 from nb_core.model import PARAMETERS, Simulator
-from nb_core.refine import FitResult, fit
+from nb_core.params import Experiment
+from nb_core.settings import Settings
+from nb_core.crystal.cell_model import LATTICES
+from nb_core.refine import METHODS, FitResult, fit
 from nb_core.render import render
 from nb_core.resolve import load_inputs, resolve
 from nb_core.rng import CRandom
@@ -72,20 +76,20 @@ def _check_finite(image: np.ndarray, path: Path) -> None:
         )
 
 
-def _check_json_target(json_out: str) -> Path:
-    """Refuse a ``--json`` path that could not be written: a folder, or in a missing folder."""
+def _check_json_target(json_out: str, option: str = "--json") -> Path:
+    """Refuse an output path that could not be written: a folder, or in a missing folder."""
     target = Path(json_out)
     if not json_out.strip():
-        raise InputError("expected a file path, got an empty string", "--json")
+        raise InputError("expected a file path, got an empty string", option)
     if target.is_dir():
-        raise InputError(f"{json_out} is a folder; give a file path", "--json")
+        raise InputError(f"{json_out} is a folder; give a file path", option)
     if target.exists() and not target.is_file():
-        raise InputError(f"{json_out} is not a regular file", "--json")
+        raise InputError(f"{json_out} is not a regular file", option)
     parent = target.parent
     if not parent.is_dir():
-        raise InputError(f"folder {parent} does not exist", "--json")
+        raise InputError(f"folder {parent} does not exist", option)
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"folder {parent} is not writable", "--json")
+        raise InputError(f"folder {parent} is not writable", option)
     return target
 
 
@@ -109,12 +113,14 @@ def parse_iterations(text: str) -> int:
     return int(value)
 
 
-def _check_options(loss: str, method: str, max_iter: int, dtype: str) -> None:
+def _check_options(loss: str, method: str, max_iter: int, dtype: str, lattice: str) -> None:
     """Refuse option values ``refine_command`` has no meaning for."""
     if loss not in ("lsq", "poisson"):
         raise InputError(f"expected lsq or poisson, got {loss!r}", "--loss")
-    if method not in ("lbfgs", "adam"):
-        raise InputError(f"expected lbfgs or adam, got {method!r}", "--method")
+    if method not in METHODS:
+        raise InputError(f"expected {', '.join(METHODS)}, got {method!r}", "--method")
+    if lattice not in LATTICES:
+        raise InputError(f"expected one of {', '.join(LATTICES)}, got {lattice!r}", "--lattice")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise InputError(
             f"expected a positive whole number of iterations, got {max_iter!r}", "--max-iter"
@@ -140,10 +146,12 @@ def refine_command(
     refine: str,
     flags: Sequence[str],
     *,
-    loss: str = "lsq",
-    method: str = "lbfgs",
-    max_iter: int = 50,
+    loss: str = "poisson",
+    method: str = "lm",
+    max_iter: int = 30,
     json_out: str | None = None,
+    write_mat: str | None = None,
+    lattice: str = "triclinic",
     dtype: str = "float64",
     say: Callable[[str], None] = print,
 ) -> FitResult:
@@ -153,10 +161,12 @@ def refine_command(
         observed: Observed image path (SMV, or raw float32 in -floatfile layout).
         refine: Comma-separated parameter names.
         flags: nanoBragg flags of the starting model.
-        loss: ``"lsq"`` or ``"poisson"``.
-        method: ``"lbfgs"`` or ``"adam"``.
-        max_iter: Iterations per coarse-to-fine stage.
+        loss: ``"poisson"`` or ``"lsq"``.
+        method: ``"lm"``, ``"lbfgs"`` or ``"adam"`` (see :func:`nb_core.refine.fit`).
+        max_iter: Iterations per stage.
         json_out: Where to write the result as JSON.
+        write_mat: Where to write the refined orientation matrix (a ``-mat`` file).
+        lattice: Lattice system the refined cell is held to.
         dtype: float64 (default) or float32.
         say: Where console lines go.
 
@@ -169,10 +179,42 @@ def refine_command(
     """
     from nb_core.runtime import keep_freed_memory
 
-    _check_options(loss, method, max_iter, dtype)
+    _check_options(loss, method, max_iter, dtype, lattice)
     names = _parse_names(refine)
-    json_path = None if json_out is None else _check_json_target(json_out)
+    json_path = None if json_out is None else _check_json_target(json_out, "--json")
+    mat_path = None if write_mat is None else _check_json_target(write_mat, "--write-mat")
     keep_freed_memory()
+    experiment, settings = _starting_model(flags, dtype)
+    st = experiment.static
+    obs = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
+    _check_finite(obs, Path(observed))
+    try:
+        sim = Simulator(experiment, names, lattice=lattice)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), "--refine") from None
+    target = torch.as_tensor(obs, dtype=experiment.params.dtype)
+
+    say(f"refining {', '.join(names)} against {observed} ({loss}, {method})")
+
+    def report(iteration: int, value: float, values: dict[str, float | list[float]]) -> None:
+        shown = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+        say(f"iter {iteration:3d}  loss {value:.9g}  {shown}")
+
+    result = fit(sim, target, loss=loss, method=method, max_iter=max_iter, callback=report)
+    for line in _report_lines(result):
+        say(line)
+    matrix = sim.matrix().detach().cpu().double().numpy()
+    if mat_path is not None:
+        text = "".join(" ".join(f"{x: .10f}" for x in row) + "\n" for row in matrix)
+        atomic_write_bytes(mat_path, text.encode())
+    if json_path is not None:
+        payload = _payload(result, names, matrix)
+        atomic_write_bytes(json_path, (json.dumps(payload, indent=2) + "\n").encode())
+    return result
+
+
+def _starting_model(flags: Sequence[str], dtype: str) -> tuple[Experiment, Settings]:
+    """Resolve the starting model's flags; its image must be finite before any fit."""
     parsed = parse_args(list(flags))
     settings = parsed.settings
     experiment = resolve(
@@ -183,46 +225,71 @@ def refine_command(
         rng=CRandom(),
         max_seconds=TIME_LIMIT_S,
     )
-    st = experiment.static
-    obs = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
-    _check_finite(obs, Path(observed))
-    with torch.no_grad():  # the starting model must give a finite image before any fit
+    with torch.no_grad():
         start = render(experiment.params, experiment.static)
     check_image_finite(start.to("cpu", torch.float32).numpy(), settings)
-    try:
-        sim = Simulator(experiment, names)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0]), "--refine") from None
-    target = torch.as_tensor(obs, dtype=experiment.params.dtype)
+    return experiment, settings
 
-    say(f"refining {', '.join(names)} against {observed} ({loss}, {method})")
 
-    def report(iteration: int, value: float, values: dict[str, float | list[float]]) -> None:
-        shown = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
-        say(f"iter {iteration:3d}  loss {value:.6g}  {shown}")
-
-    result = fit(sim, target, loss=loss, method=method, max_iter=max_iter, callback=report)
-    say(
-        f"final loss {result.loss:.6g} after {result.iterations} iterations ({result.seconds:.1f} s)"
+def _report_lines(result: FitResult) -> list[str]:
+    """The fit's closing report: stages, a table per parameter, strong correlations."""
+    lines = [f"  {stage}" for stage in result.stages] + [f"  note: {n}" for n in result.notes]
+    state = "converged" if result.converged or result.method != "lm" else "stopped at --max-iter"
+    lines.append(
+        f"final loss {result.loss:.9g} after {result.iterations} iterations "
+        f"({result.seconds:.1f} s, {state})"
     )
-    for name in names:
-        if name in result.values:
-            unit = PARAMETERS[name].unit
-            say(
-                f"  {name} = {_fmt(result.values[name])} ± {_fmt(result.uncertainties.get(name, 0.0))} {unit}"
-            )
-    if json_path is not None:
-        payload = {
-            "parameters": result.values,
-            "uncertainties": result.uncertainties,
-            "start": result.start,
-            "loss": result.loss,
-            "iterations": result.iterations,
-            "history": result.history,
-            "units": {name: PARAMETERS[name].unit for name in names},
-        }
-        atomic_write_bytes(json_path, (json.dumps(payload, indent=2) + "\n").encode())
-    return result
+    lines.append(f"  {'parameter':<14} {'start':>14} {'refined':>14} {'sigma':>11} {'shift/sigma':>12}")
+    for label, start, value, sigma, shift in result.rows():
+        lines.append(f"  {label:<14} {start:>14.6f} {value:>14.6f} {sigma:>11.3g} {shift:>12.3g}")
+    labels, corr = result.labels, result.correlation
+    strong = [
+        f"{labels[i]}/{labels[j]} {corr[i][j]:+.3f}"
+        for i in range(len(labels))
+        for j in range(i + 1, len(labels))
+        if abs(corr[i][j]) >= 0.9
+    ]
+    if strong:
+        lines.append("  strongly correlated: " + ", ".join(strong))
+    return lines
+
+
+def _finite_or_none(value: object) -> object:
+    """JSON has no NaN or infinity: such numbers are written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    return value
+
+
+def _payload(result: FitResult, names: list[str], matrix: np.ndarray) -> dict[str, object]:
+    """The ``--json`` document (user units; numbers that are not finite as null)."""
+    payload = {
+        "parameters": result.values,
+        "uncertainties": result.uncertainties,
+        "start": result.start,
+        "units": {name: PARAMETERS[name].unit for name in names},
+        "table": [
+            {"name": label, "start": s, "refined": v, "sigma": e, "shift_over_sigma": z}
+            for label, s, v, e, z in result.rows()
+        ],
+        "labels": result.labels,
+        "correlation": result.correlation,
+        "matrix": [float(x) for x in matrix.reshape(-1)],
+        "loss": result.loss,
+        "iterations": result.iterations,
+        "converged": result.converged,
+        "method": result.method,
+        "pixels": result.pixels,
+        "stages": result.stages,
+        "notes": result.notes,
+        "seconds": result.seconds,
+        "history": result.history,
+    }
+    return _finite_or_none(payload)  # type: ignore[return-value]
 
 
 def _fmt(value: float | list[float]) -> str:

@@ -55,17 +55,23 @@ def select_pixels(
     Returns:
         ``(N,)`` int64 flat indices in raster order, inside the ROI and mask.
     """
-    from nb_core.render import rendered_pixels
-
     image = sim.full_image()
     chosen = image > level * image.max()
     if observed_spots is not None:
         chosen = chosen | observed_spots.to(chosen.device)
     size = 2 * margin + 1
     grown = nnf.max_pool2d(chosen[None, None].double(), size, stride=1, padding=margin)[0, 0] > 0
-    allowed = torch.zeros(grown.numel(), dtype=torch.bool, device=grown.device)
-    allowed[rendered_pixels(sim.base, sim.static)] = True
-    return torch.nonzero(grown.reshape(-1) & allowed).reshape(-1)
+    return torch.nonzero((grown & _valid_pixels(sim)).reshape(-1)).reshape(-1)
+
+
+def _valid_pixels(sim: Simulator) -> Tensor:
+    """``(S, F)`` bool: the pixels the model renders (inside the ROI, unmasked)."""
+    from nb_core.render import rendered_pixels
+
+    static = sim.static
+    valid = torch.zeros(static.spixels * static.fpixels, dtype=torch.bool, device=sim.base.device)
+    valid[rendered_pixels(sim.base, static)] = True
+    return valid.reshape(static.spixels, static.fpixels)
 
 
 def _start_scale(sim: Simulator, observed: Tensor, pixels: Tensor) -> None:
@@ -126,7 +132,7 @@ def fit(
         )  # fmt: skip
     start = time.perf_counter()
     result = FitResult(values={}, start=sim.state(), method="lm")
-    found = find_spots(observed)
+    found = find_spots(observed, valid=_valid_pixels(sim))
     _spot_stage(sim, found, result, spots)
     _pixel_stages(sim, observed, found, result, loss, max_iter, margin, callback)
     if uncertainties:

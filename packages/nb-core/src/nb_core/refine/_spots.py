@@ -60,25 +60,29 @@ class Spots:
     mask: Tensor
 
 
-def spot_mask(image: Tensor, *, sigmas: float = 4.0) -> Tensor:
+def spot_mask(image: Tensor, *, sigmas: float = 4.0, valid: Tensor | None = None) -> Tensor:
     """Pixels that belong to a spot: their 3 x 3 neighbourhood sum stands above the background.
 
-    The background is the image's median; the threshold is ``sigmas`` Poisson standard
-    deviations of the 3 x 3 background sum (at least one photon's worth).
+    The background is the median of the valid pixels; the threshold is ``sigmas`` Poisson
+    standard deviations of the 3 x 3 background sum (at least one photon's worth).
 
     Args:
         image: ``(S, F)`` photons or counts.
         sigmas: Threshold in standard deviations.
+        valid: ``(S, F)`` bool, the pixels that hold data (inside the ROI, unmasked); None
+            for all.
 
     Returns:
         ``(S, F)`` bool.
     """
-    background = torch.median(image)
+    valid = torch.ones_like(image, dtype=torch.bool) if valid is None else valid
+    background = torch.median(image[valid]) if bool(valid.any()) else image.new_zeros(())
+    image = torch.where(valid, image, background)
     local = nnf.avg_pool2d(image[None, None], 3, stride=1, padding=1, count_include_pad=False)
     local = local[0, 0] * 9.0
     expected = 9.0 * torch.clamp(background, min=0.0)
     threshold = expected + sigmas * torch.sqrt(torch.clamp(expected, min=1.0))
-    return (local > threshold) & (image > background)
+    return (local > threshold) & (image > background) & valid
 
 
 def _labels(mask: Tensor) -> Tensor:
@@ -94,23 +98,33 @@ def _labels(mask: Tensor) -> Tensor:
     return labels[0, 0].to(torch.int64)
 
 
-def find_spots(image: Tensor, *, sigmas: float = 4.0, min_pixels: int = 2) -> Spots:
+def _valid_flat(valid: Tensor | None, image: Tensor) -> Tensor:
+    if valid is None:
+        return torch.ones(image.numel(), dtype=torch.bool, device=image.device)
+    return valid.reshape(-1)
+
+
+def find_spots(
+    image: Tensor, *, sigmas: float = 4.0, min_pixels: int = 2, valid: Tensor | None = None
+) -> Spots:
     """The spots of an image and their intensity-weighted centroids.
 
     Args:
         image: ``(S, F)`` photons or counts.
         sigmas: Threshold (see :func:`spot_mask`).
         min_pixels: Smallest spot kept.
+        valid: ``(S, F)`` bool, the pixels that hold data; None for all.
 
     Returns:
         The spots.
     """
     image = image.detach()
-    mask = spot_mask(image, sigmas=sigmas)
+    mask = spot_mask(image, sigmas=sigmas, valid=valid)
     labels = _labels(mask).reshape(-1)
     inside = labels > 0
     ids, inverse = torch.unique(labels[inside], return_inverse=True)
-    weight = torch.clamp(image.reshape(-1)[inside] - torch.median(image), min=0.0).double()
+    background = torch.median(image.reshape(-1)[_valid_flat(valid, image)])
+    weight = torch.clamp(image.reshape(-1)[inside] - background, min=0.0).double()
     flat = torch.nonzero(inside).reshape(-1)
     fast = (flat % image.shape[1]).double()
     slow = (flat // image.shape[1]).double()
