@@ -115,7 +115,9 @@ TOLERANCE = {"mosflm_offset": 1e-12, "custom_tilted": 1e-12, "pilatus": 1e-6}
 
 def _write_expt(case: str, shared: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     argv = _argv(case, shared)
-    out = _simulate([*argv, "-dtype", "float64", "-intfile", f"{case}_001.img", "-expt", "run.expt"], capsys)  # fmt: skip
+    out = _simulate(
+        [*argv, "-dtype", "float64", "-intfile", f"{case}_001.img", "-expt", "run.expt"], capsys
+    )
     assert ("from perpendicular" in out) == (case == "pilatus"), out
     return Path("run.expt")
 
@@ -147,7 +149,9 @@ def test_expt_by_hand_matches_nb_pixels_beam_and_crystal(
     report = experiment.report
     beam = document["beam"][0]
     s0 = -np.array(beam["direction"]) / beam["wavelength"]
-    np.testing.assert_allclose(s0, DIALS_FROM_NB @ report.beam.beam / (report.beam.wavelength * 1e10), rtol=0, atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(
+        s0, DIALS_FROM_NB @ report.beam.beam / (report.beam.wavelength * 1e10), rtol=0, atol=1e-15
+    )
     crystal = document["crystal"][0]
     real = np.array([crystal[f"real_space_{x}"] for x in "abc"])  # rows, DIALS frame, Å
     a_matrix = np.linalg.inv(real)  # columns a*, b*, c*
@@ -189,7 +193,9 @@ def _dxtbx(*args: str) -> str:
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import dxtbx"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("dxtbx is not importable by the system Python")
-    proc = subprocess.run([SYSTEM_PYTHON, *args], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, *args], capture_output=True, text=True, timeout=300, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -220,9 +226,13 @@ def test_expt_through_dxtbx_every_pixel_beam_crystal_and_sweep(
     a_dxtbx = np.array(result["A"]).reshape(3, 3)
     assert np.abs(a_dxtbx - a_nb).max() <= 1e-9 * np.abs(a_nb).max()
     if len(phis) > 1:  # the sweep: axis, oscillation and the sense of rotation
-        np.testing.assert_allclose(result["axis"], DIALS_FROM_NB @ report.crystal.spindle, atol=1e-12)
+        np.testing.assert_allclose(
+            result["axis"], DIALS_FROM_NB @ report.crystal.spindle, atol=1e-12
+        )
         sampling = report.sampling
-        assert result["oscillation"] == pytest.approx(np.degrees([sampling.phi0, sampling.osc]), rel=1e-12)  # fmt: skip
+        assert result["oscillation"] == pytest.approx(
+            np.degrees([sampling.phi0, sampling.osc]), rel=1e-12
+        )
         real_at_phi = lattice_vectors(experiment.params, experiment.static)[1, 0].numpy() * 1e10
         reciprocal_at_phi = DIALS_FROM_NB @ np.linalg.inv(real_at_phi)  # columns a*, b*, c*
         a_at_phi = np.array(result["A_at_phi"]).reshape(3, 3)
@@ -249,7 +259,9 @@ def test_from_expt_round_trip_gives_the_same_image(
     assert settings.pivot == "sample"
 
 
-def test_flags_after_from_expt_override_it(workdir: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_flags_after_from_expt_override_it(
+    workdir: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     expt = _write_expt("mosflm_offset", shared_dir, capsys)
     experiment = _experiment([*SPOTS, "-from_expt", str(expt), "-lambda", "1.5"])
     assert experiment.report.beam.wavelength == pytest.approx(1.5e-10, rel=1e-15)
@@ -279,12 +291,21 @@ def test_from_expt_errors_name_the_file_and_the_key(
     two = json.loads(expt.read_text())
     two["detector"][0]["panels"].append(two["detector"][0]["panels"][0])
     bad.write_text(json.dumps(two))
-    _refused(main(["simulate", "-from_expt", "bad.expt", *SPOTS]), capsys,
-             "detector[0].panels", "2 panels")  # fmt: skip
+    _refused(
+        main(["simulate", "-from_expt", "bad.expt", *SPOTS]),
+        capsys,
+        "detector[0].panels",
+        "2 panels",
+    )
     missing = json.loads(json.dumps(good))
     del missing["beam"][0]["wavelength"]
     bad.write_text(json.dumps(missing))
-    _refused(main(["simulate", "-from_expt", "bad.expt", *SPOTS]), capsys, "beam[0].wavelength", "missing")  # fmt: skip
+    _refused(
+        main(["simulate", "-from_expt", "bad.expt", *SPOTS]),
+        capsys,
+        "beam[0].wavelength",
+        "missing",
+    )
     broken = json.loads(json.dumps(good))
     broken["detector"][0]["panels"][0]["origin"] = [0.0, "far", 1.0]
     bad.write_text(json.dumps(broken))
@@ -295,7 +316,11 @@ def test_from_expt_errors_name_the_file_and_the_key(
 
 def test_new_options_collide_with_no_c_flag() -> None:
     """The C program matches flags by substring: none of its tests may fire on nb's names."""
-    names = [o.name for o in NB_OPTIONS if o.name in ("-expt", "-from_expt", "-smv_header", "-cbffile", "-nxsfile")]  # fmt: skip
+    names = [
+        o.name
+        for o in NB_OPTIONS
+        if o.name in ("-expt", "-from_expt", "-smv_header", "-cbffile", "-nxsfile")
+    ]
     assert len(names) == 5
     for name in names:
         assert not [f.name for f in FLAGS for c in f.clauses if c.matches(name)], name
@@ -316,12 +341,27 @@ print(json.dumps({"class": type(image).__name__, "origin": list(panel.get_origin
 def test_smv_header_dials_gives_dxtbx_nb_beam_centre_and_pedestal(
     detpixels: str, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [*CRYSTAL, *SPOTS, "-detpixels", detpixels, "-Xbeam", "10", "-Ybeam", "15",
-            "-distance", "100", "-adc", "12", "-dtype", "float64"]  # fmt: skip
+    argv = [
+        *CRYSTAL,
+        *SPOTS,
+        "-detpixels",
+        detpixels,
+        "-Xbeam",
+        "10",
+        "-Ybeam",
+        "15",
+        "-distance",
+        "100",
+        "-adc",
+        "12",
+        "-dtype",
+        "float64",
+    ]
     _simulate([*argv, "-intfile", "c_001.img"], capsys)
     _simulate([*argv, "-intfile", "dials_001.img", "-smv_header", "dials"], capsys)
     c_header, dials_header = read_smv("c_001.img").header, read_smv("dials_001.img").header
-    assert "ADC_OFFSET" not in c_header and "NB_INTFILE_SCALE" not in c_header
+    assert "ADC_OFFSET" not in c_header
+    assert "NB_INTFILE_SCALE" not in c_header
     assert dials_header["ADC_OFFSET"] == "12"
     assert set(dials_header) - set(c_header) == {"ADC_OFFSET", "NB_INTFILE_SCALE"}
     frame = _experiment(argv).report.frame
@@ -329,7 +369,27 @@ def test_smv_header_dials_gives_dxtbx_nb_beam_centre_and_pedestal(
     dials = json.loads(_dxtbx("-c", _JHSIM_SCRIPT, "dials_001.img"))
     assert dials["class"] == "FormatSMVJHSim"
     np.testing.assert_allclose(dials["origin"], pix0_mm, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(dials["centre"], [frame.fbeam * 1e3, frame.sbeam * 1e3], rtol=0, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        dials["centre"], [frame.fbeam * 1e3, frame.sbeam * 1e3], rtol=0, atol=1e-6
+    )
     assert dials["pedestal"] == 12.0
     c = json.loads(_dxtbx("-c", _JHSIM_SCRIPT, "c_001.img"))  # the C program's keys: off
     assert abs(c["centre"][0] - frame.fbeam * 1e3) > 0.04
+
+
+def test_refine_starts_from_an_experiment_list(
+    workdir: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _argv("mosflm_offset", shared_dir)
+    _simulate(
+        [*argv, "-dtype", "float64", "-floatfile", "observed.bin", "-expt", "run.expt"], capsys
+    )
+    moved = json.loads(Path("run.expt").read_text())
+    moved["detector"][0]["panels"][0]["origin"][2] -= 0.5  # 0.5 mm further along the beam
+    Path("moved.expt").write_text(json.dumps(moved))
+    start = [*SPOTS, *OTHER["mosflm_offset"], "-from_expt", "moved.expt"]
+    assert _experiment(start).report.frame.distance == pytest.approx(0.1005, rel=1e-12)
+    code = main(["refine", "observed.bin", "--refine", "distance", "--json", "fit.json", *start])
+    assert code == 0, capsys.readouterr().err
+    fit = json.loads(Path("fit.json").read_text())
+    assert fit["parameters"]["distance"] == pytest.approx(100.0, abs=1e-3)

@@ -7,7 +7,9 @@ SMV header dxtbx reads.
 - ``-from_expt FILE`` starts from an experiment list (:func:`apply_experiment_list`): beam
   direction, wavelength and polarization, the panel placed exactly (CUSTOM convention
   vectors, the origin through the sample pivot), the rotation sweep and the crystal (read as
-  ``-mat`` reads a matrix). It applies before the flags, so a flag given too overrides it.
+  ``-mat`` reads a matrix). It applies before the flags, so a flag given too overrides it;
+  a geometry flag that sets the pivot (``-distance``, ``-Xbeam``) re-places the panel from
+  values that then mean something else: change the list instead.
 - ``-cbffile FILE`` writes the int image's pixels as a miniCBF with the Pilatus header;
   ``-nxsfile FILE`` the float image as NeXus NXmx with the geometry.
 - ``-smv_header dials`` writes SMV headers dxtbx reads right (:func:`dials_smv_header`).
@@ -33,6 +35,7 @@ from nb_core.io import (
     DialsPanel,
     DialsSweep,
     OutputSet,
+    import_extra,
     read_experiment_list,
     write_cbf,
     write_experiment_list,
@@ -46,12 +49,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SMV_HEADERS",
-    "perpendicular_axes",
     "apply_experiment_list",
     "check_exchange_options",
     "dials_experiment",
     "dials_smv_header",
     "exchange_files",
+    "perpendicular_axes",
     "write_exchange_files",
 ]
 
@@ -87,8 +90,14 @@ def apply_experiment_list(settings: Settings, path: str) -> None:
     # The CUSTOM sample pivot puts the first pixel at -Xbeam fdet - Ybeam sdet + close odet.
     axes = np.array([panel.fdet, panel.sdet, panel.odet], dtype=np.float64).T * [-1.0, -1.0, 1.0]
     xbeam, ybeam, close = np.linalg.solve(axes, np.asarray(panel.origin, dtype=np.float64))
-    s.xbeam_mm, s.ybeam_mm, s.close_distance_mm = xbeam * 1e3, ybeam * 1e3, close * 1e3
-    s.distance_mm = close * 1e3 / abs(float(np.dot(beam.direction, panel.odet)) or 1.0)
+    s.xbeam_mm, s.ybeam_mm = xbeam * 1e3, ybeam * 1e3
+    # Given as -distance (along the beam) where the beam meets the panel's face, so that a
+    # refined distance moves the panel; nb derives the same close distance from it.
+    ratio = float(np.dot(beam.direction, panel.odet))
+    if ratio > 1e-3:
+        s.distance_mm, s.close_distance_mm = close / ratio * 1e3, None
+    else:
+        s.close_distance_mm = close * 1e3
     s.xclose_mm = s.yclose_mm = s.orgx = s.orgy = s.pix0_vector = None
     s.detector_rot_deg, s.twotheta_deg = (0.0, 0.0, 0.0), 0.0
     s.pixel_mm = panel.pixel_size * 1e3
@@ -134,7 +143,10 @@ def perpendicular_axes(
     if off <= 1e-12:
         return fdet, sdet, off
     bisector, difference = f + s, f - s
-    bisector, difference = bisector / np.linalg.norm(bisector), difference / np.linalg.norm(difference)
+    bisector, difference = (
+        bisector / np.linalg.norm(bisector),
+        difference / np.linalg.norm(difference),
+    )
     fast, slow = (bisector + difference) / math.sqrt(2.0), (bisector - difference) / math.sqrt(2.0)
     return _vec3(fast), _vec3(slow), off
 
@@ -212,11 +224,16 @@ def dials_experiment(
 
 
 def _faces_beam_untilted(experiment: Experiment) -> bool:
-    """Whether dxtbx's model of an SMV or CBF header (fast +x, slow -y, facing the beam along
-    DIALS' -z) is this detector: MOSFLM's axes, no tilt."""
+    """Whether dxtbx's model of an SMV or CBF header's detector (fast +x, slow -y, facing the
+    beam along -z) is this one turned: both axes normal to the beam, fast x slow along it."""
     frame, beam = experiment.report.frame, experiment.report.beam
-    wanted = (((0, 0, 1), frame.fdet), ((0, -1, 0), frame.sdet), ((1, 0, 0), beam.beam))
-    return all(np.allclose(a, b, rtol=0.0, atol=1e-9) for a, b in wanted)
+    fdet, sdet, direction = (np.asarray(v) for v in (frame.fdet, frame.sdet, beam.beam))
+    normal = np.cross(fdet, sdet)
+    return (
+        abs(float(fdet @ direction)) < 1e-9
+        and abs(float(sdet @ direction)) < 1e-9
+        and bool(np.allclose(normal, direction, rtol=0.0, atol=1e-9))
+    )
 
 
 def dials_smv_header(
@@ -282,12 +299,18 @@ def check_exchange_options(prepared: Prepared) -> None:
     """Refuse, before the render, exchange options nb cannot honour.
 
     Raises:
-        InputError: An unknown ``-smv_header`` value, or a curved detector for ``-expt`` or
+        InputError: An unknown ``-smv_header`` value, a missing extra (fabio for
+            ``-cbffile``, h5py for ``-nxsfile``), or a curved detector for ``-expt`` or
             ``-nxsfile`` (a flat panel cannot describe it).
     """
     header = str(prepared.parsed.nb.get("smv_header", "c"))
     if header not in SMV_HEADERS:
         raise InputError(f"expected {' or '.join(SMV_HEADERS)}, got {header!r}", "-smv_header")
+    flags = dict(exchange_files(prepared))
+    if "-cbffile" in flags:
+        import_extra("fabio.compression", "cbf", "-cbffile")
+    if "-nxsfile" in flags:
+        import_extra("h5py", "nexus", "-nxsfile")
     if prepared.experiment.static.curved_detector:
         for flag, _ in exchange_files(prepared):
             if flag != "-cbffile":
@@ -314,6 +337,55 @@ def _cbf_header(experiment: Experiment, scale: float, adc: float) -> CbfHeader:
     )
 
 
+def _write_images(
+    prepared: Prepared,
+    image: np.ndarray,
+    pixels: np.ndarray,
+    scale: float,
+    outputs: OutputSet,
+    say: Callable[[str], None],
+) -> tuple[Path, str]:
+    """Stage the CBF and NeXus images; return the image the experiment list names, and its
+    kind: the NeXus image if written, else the CBF image, else the SMV int image."""
+    exp, s = prepared.experiment, prepared.parsed.settings
+    files = dict(exchange_files(prepared))
+    named = Path(s.intfile) if Path(s.intfile).is_absolute() else prepared.workdir / s.intfile
+    kind = "smv"
+    if "-cbffile" in files:
+        say(f"writing {files['-cbffile']} as a miniCBF of the int image")
+        write_cbf(files["-cbffile"], pixels, _cbf_header(exp, scale, s.adc_offset), into=outputs)
+        named, kind = files["-cbffile"], "cbf"
+    if "-nxsfile" in files:
+        say(f"writing {files['-nxsfile']} as NeXus NXmx of the float image")
+        write_nexus(files["-nxsfile"], image, dials_experiment(exp, image_index=0), into=outputs)
+        named, kind = files["-nxsfile"], "nexus"
+    return named, kind
+
+
+def _notes(prepared: Prepared, named: Path, kind: str, say: Callable[[str], None]) -> None:
+    """One line for each way in which dxtbx would read these files other than nb means them."""
+    exp, files = prepared.experiment, dict(exchange_files(prepared))
+    header_read = prepared.parsed.nb.get("smv_header") == "dials" or "-cbffile" in files
+    if header_read and not _faces_beam_untilted(exp):
+        say(
+            "note: dxtbx models an SMV or CBF header's detector as untilted, facing the beam; "
+            "this geometry needs the experiment list (-expt)"
+        )
+    if "-expt" in files and kind != "nexus" and not _has_frame_number(named.name):
+        say(
+            f"note: dxtbx opens {named.name} only with a frame number in its name "
+            "(e.g. image_00001.img); the experiment list works with check_format=False"
+        )
+    frame = exp.report.frame
+    off = perpendicular_axes(frame.fdet, frame.sdet)[2]
+    if off > 1e-12 and ("-expt" in files or "-nxsfile" in files):
+        size = max(exp.report.detector.detsize)
+        say(
+            f"note: the fast and slow axes are {off:.2g} rad from perpendicular; DIALS needs them "
+            f"perpendicular, so they are written so (pixels move by up to {off * size * 1e6:.2g} um)"
+        )
+
+
 def write_exchange_files(
     prepared: Prepared,
     image: np.ndarray,
@@ -324,6 +396,9 @@ def write_exchange_files(
 ) -> None:
     """Stage the CBF, NeXus and experiment-list files of a rendered run, with their lines.
 
+    The experiment list's panel carries the named image's gain and pedestal: the int image's
+    scale and ADC offset for SMV and CBF, 1 and 0 for NeXus photons.
+
     Args:
         prepared: The prepared run.
         image: ``(S, F)`` float32 photons.
@@ -332,43 +407,21 @@ def write_exchange_files(
         outputs: The run's output set.
         say: Where console lines go.
     """
-    exp, s = prepared.experiment, prepared.parsed.settings
+    named, kind = _write_images(prepared, image, pixels, scale, outputs, say)
+    _notes(prepared, named, kind, say)
     files = dict(exchange_files(prepared))
-    named = (Path(s.intfile) if Path(s.intfile).is_absolute() else prepared.workdir / s.intfile,)
-    kind = "smv"
-    if "-cbffile" in files:
-        say(f"writing {files['-cbffile']} as a miniCBF of the int image")
-        write_cbf(files["-cbffile"], pixels, _cbf_header(exp, scale, s.adc_offset), into=outputs)
-        named, kind = (files["-cbffile"],), "cbf"
-    if "-nxsfile" in files:
-        say(f"writing {files['-nxsfile']} as NeXus NXmx of the float image")
-        write_nexus(files["-nxsfile"], image, dials_experiment(exp, image_index=0), into=outputs)
-        named, kind = (files["-nxsfile"],), "nexus"
-    wants_smv = prepared.parsed.nb.get("smv_header") == "dials" or "-expt" in files
-    if kind in ("smv", "cbf") and (wants_smv or kind == "cbf"):
-        if not _faces_beam_untilted(exp):
-            say("note: dxtbx models an SMV or CBF header's detector as untilted, facing the beam; "
-                "this geometry needs the experiment list (-expt)")  # fmt: skip
-        if "-expt" in files and not _has_frame_number(named[0].name):
-            say(f"note: dxtbx opens {named[0].name} only with a frame number in its name "
-                "(e.g. image_00001.img); the experiment list works with check_format=False")  # fmt: skip
-    frame = exp.report.frame
-    off = perpendicular_axes(frame.fdet, frame.sdet)[2]
-    if off > 1e-12 and ("-expt" in files or "-nxsfile" in files):
-        size = max(exp.report.detector.detsize)
-        say(f"note: the fast and slow axes are {off:.2g} rad from perpendicular; DIALS needs them "
-            f"perpendicular, so they are written so (pixels move by up to {off * size * 1e6:.2g} um)")  # fmt: skip
-    if "-expt" in files:
-        say(f"writing {files['-expt']} as a DIALS experiment list")
-        image_kinds = {"smv": (scale, s.adc_offset), "cbf": (scale, s.adc_offset)}
-        gain, pedestal = image_kinds.get(kind, (1.0, 0.0))
-        trusted = (-1.0, _SMV_MAX - pedestal) if kind != "nexus" else (-1.0, 2147483647.0)
-        record = dials_experiment(
-            exp,
-            image=named[0],
-            image_index=0 if kind == "nexus" else None,
-            gain=gain,
-            pedestal=pedestal,
-            trusted_range=trusted,
-        )
-        write_experiment_list(files["-expt"], record, into=outputs)
+    if "-expt" not in files:
+        return
+    say(f"writing {files['-expt']} as a DIALS experiment list")
+    adc = prepared.parsed.settings.adc_offset
+    gain, pedestal = (1.0, 0.0) if kind == "nexus" else (scale, adc)
+    trusted = (-1.0, 2147483647.0) if kind == "nexus" else (-1.0, _SMV_MAX - pedestal)
+    record = dials_experiment(
+        prepared.experiment,
+        image=named,
+        image_index=0 if kind == "nexus" else None,
+        gain=gain,
+        pedestal=pedestal,
+        trusted_range=trusted,
+    )
+    write_experiment_list(files["-expt"], record, into=outputs)

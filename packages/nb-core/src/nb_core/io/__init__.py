@@ -12,6 +12,7 @@ from nb_core.io._dials import (
     write_experiment_list,
 )
 from nb_core.io._dials_read import experiment_matrix, is_experiment_list, read_experiment_list
+from nb_core.io._extras import import_extra
 from nb_core.io._fdump import read_fdump, write_fdump
 from nb_core.io._hkl import FGrid, HklTable, grid_from_hkl, read_hkl
 from nb_core.io._journal import recover_outputs
@@ -44,6 +45,7 @@ __all__ = [
     "experiment_list_bytes",
     "experiment_matrix",
     "grid_from_hkl",
+    "import_extra",
     "is_experiment_list",
     "nexus_bytes",
     "nexus_frame",

@@ -217,14 +217,19 @@ def _sweep(
         return None, np.eye(3)
     if "axes" in goniometer:
         raise reader.fail("goniometer[0].axes", "nb models a single-axis goniometer")
-    axis = _unit(reader.vector(reader.field(goniometer, "rotation_axis", "goniometer[0]"),
-                               "goniometer[0].rotation_axis"))  # fmt: skip
+    axis = _unit(
+        reader.vector(
+            reader.field(goniometer, "rotation_axis", "goniometer[0]"),
+            "goniometer[0].rotation_axis",
+        )
+    )
     identity = list(np.eye(3).ravel())
     fixed = _rotation(
         reader, goniometer.get("fixed_rotation", identity), "goniometer[0].fixed_rotation"
     )
-    setting = _rotation(reader, goniometer.get("setting_rotation", identity),
-                        "goniometer[0].setting_rotation")  # fmt: skip
+    setting = _rotation(
+        reader, goniometer.get("setting_rotation", identity), "goniometer[0].setting_rotation"
+    )
     properties = scan.get("properties", scan)
     properties = reader.mapping(properties, "scan[0].properties")
     key = "scan[0].properties" if "properties" in scan else "scan[0]"

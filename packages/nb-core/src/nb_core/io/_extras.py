@@ -14,7 +14,8 @@ def import_extra(module: str, extra: str, needed_by: str) -> ModuleType:
     """Import an optional dependency of nb-core.
 
     Args:
-        module: The module, e.g. ``"fabio"``.
+        module: The module, e.g. ``"fabio"`` or ``"fabio.compression"`` (the message names the
+            top-level package).
         extra: The nb-core extra that installs it, e.g. ``"cbf"``.
         needed_by: The flag or file that needs it (put in front of the error line).
 
@@ -28,6 +29,6 @@ def import_extra(module: str, extra: str, needed_by: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise InputError(
-            f"needs {module}, which is not installed; pip install 'nb-core[{extra}]'",
+            f"needs {module.split('.')[0]}, which is not installed; pip install 'nb-core[{extra}]'",
             needed_by,
         ) from None

@@ -71,6 +71,12 @@ def _axis(group: Any, name: str, value: Any, units: str, **attrs: Any) -> None:
         dataset.attrs[key] = item
 
 
+def _field(group: Any, name: str, value: float, units: str) -> None:
+    """A scalar field with its units."""
+    dataset = group.create_dataset(name, data=np.float64(value))
+    dataset.attrs["units"] = units
+
+
 def _nx_group(parent: Any, name: str, nx_class: str) -> Any:
     group = parent.create_group(name)
     group.attrs["NX_class"] = nx_class
@@ -92,52 +98,75 @@ def _write_detector(instrument: Any, experiment: DialsExperiment, frame: np.ndar
     detector["depends_on"] = f"{_DETECTOR}/transformations/origin"
     detector["description"] = "nb simulated pixel-array detector"
     detector["sensor_material"] = "Si"
-    _axis(detector, "sensor_thickness", panel.thickness, "m")
-    _axis(detector, "x_pixel_size", panel.pixel_size, "m")
-    _axis(detector, "y_pixel_size", panel.pixel_size, "m")
+    _field(detector, "sensor_thickness", panel.thickness, "m")
+    _field(detector, "x_pixel_size", panel.pixel_size, "m")
+    _field(detector, "y_pixel_size", panel.pixel_size, "m")
     origin = np.asarray(panel.origin, dtype=np.float64)
     normal = np.asarray(panel.odet, dtype=np.float64)
     close = float(np.dot(origin, normal))
-    _axis(detector, "distance", close, "m")
+    _field(detector, "distance", close, "m")
     beam = np.asarray(experiment.beam.direction, dtype=np.float64)
     spot = (close / float(np.dot(beam, normal))) * beam - origin  # corner to the beam spot
-    _axis(detector, "beam_center_x", float(np.dot(spot, panel.fdet)) / panel.pixel_size, "pixel")
-    _axis(detector, "beam_center_y", float(np.dot(spot, panel.sdet)) / panel.pixel_size, "pixel")
+    _field(detector, "beam_center_x", float(np.dot(spot, panel.fdet)) / panel.pixel_size, "pixel")
+    _field(detector, "beam_center_y", float(np.dot(spot, panel.sdet)) / panel.pixel_size, "pixel")
     exposure = experiment.sweep.exposure if experiment.sweep is not None else 1.0
-    _axis(detector, "count_time", exposure, "s")
-    _axis(detector, "frame_time", exposure, "s")
+    _field(detector, "count_time", exposure, "s")
+    _field(detector, "frame_time", exposure, "s")
     transformations = _nx_group(detector, "transformations", "NXtransformations")
     length = float(np.linalg.norm(origin))
     direction = frame @ origin / length
-    _axis(transformations, "origin", length, "m", transformation_type="translation",
-          vector=direction, depends_on=".")  # fmt: skip
+    _axis(
+        transformations,
+        "origin",
+        length,
+        "m",
+        transformation_type="translation",
+        vector=direction,
+        depends_on=".",
+    )
     module = _nx_group(detector, "module", "NXdetector_module")
     module["data_origin"] = np.array([0, 0], dtype=np.int64)
     module["data_size"] = np.array([panel.spixels, panel.fpixels], dtype=np.int64)
     module["data_stride"] = np.array([1, 1], dtype=np.int64)
     zero = np.zeros(3)
-    _axis(module, "module_offset", 0.0, "m", transformation_type="translation",
-          vector=np.array([1.0, 0.0, 0.0]), offset=zero, offset_units="m",
-          depends_on=f"{_DETECTOR}/transformations/origin")  # fmt: skip
+    _axis(
+        module,
+        "module_offset",
+        0.0,
+        "m",
+        transformation_type="translation",
+        vector=np.array([1.0, 0.0, 0.0]),
+        offset=zero,
+        offset_units="m",
+        depends_on=f"{_DETECTOR}/transformations/origin",
+    )
     for name, vector in (
         ("fast_pixel_direction", panel.fdet),
         ("slow_pixel_direction", panel.sdet),
     ):
-        _axis(module, name, panel.pixel_size, "m", transformation_type="translation",
-              vector=frame @ np.asarray(vector), offset=zero, offset_units="m",
-              depends_on=f"{_DETECTOR}/module/module_offset")  # fmt: skip
+        _axis(
+            module,
+            name,
+            panel.pixel_size,
+            "m",
+            transformation_type="translation",
+            vector=frame @ np.asarray(vector),
+            offset=zero,
+            offset_units="m",
+            depends_on=f"{_DETECTOR}/module/module_offset",
+        )
 
 
 def _write_beam(instrument: Any, experiment: DialsExperiment, frame: np.ndarray) -> None:
     beam = _nx_group(instrument, "beam", "NXbeam")
-    _axis(beam, "incident_wavelength", experiment.beam.wavelength * 1e10, "angstrom")
+    _field(beam, "incident_wavelength", experiment.beam.wavelength * 1e10, "angstrom")
     e_vector = frame @ np.asarray(experiment.beam.polar_axis, dtype=np.float64)
     chi = math.atan2(e_vector[1], e_vector[0])
     k = experiment.beam.polarization
     stokes = [1.0, k * math.cos(2 * chi), k * math.sin(2 * chi), 0.0]
     beam["incident_polarization_stokes"] = np.array(stokes)
     if experiment.beam.flux > 0:
-        _axis(beam, "flux", experiment.beam.flux, "s-1")
+        _field(beam, "flux", experiment.beam.flux, "s-1")
 
 
 def _write_sample(entry: Any, experiment: DialsExperiment, frame: np.ndarray) -> None:
@@ -151,8 +180,15 @@ def _write_sample(entry: Any, experiment: DialsExperiment, frame: np.ndarray) ->
     sample["depends_on"] = "/entry/sample/transformations/omega"
     transformations = _nx_group(sample, "transformations", "NXtransformations")
     start, width = math.degrees(sweep.phi0), math.degrees(sweep.osc)
-    _axis(transformations, "omega", start, "deg", transformation_type="rotation",
-          vector=frame @ np.asarray(sweep.spindle, dtype=np.float64), depends_on=".")  # fmt: skip
+    _axis(
+        transformations,
+        "omega",
+        start,
+        "deg",
+        transformation_type="rotation",
+        vector=frame @ np.asarray(sweep.spindle, dtype=np.float64),
+        depends_on=".",
+    )
     _axis(transformations, "omega_end", start + width, "deg")
     _axis(transformations, "omega_increment_set", width, "deg")
 
