@@ -393,3 +393,22 @@ def test_refine_starts_from_an_experiment_list(
     assert code == 0, capsys.readouterr().err
     fit = json.loads(Path("fit.json").read_text())
     assert fit["parameters"]["distance"] == pytest.approx(100.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("extra", "flag", "words"),
+    [
+        (["-smv_header", "adsc"], "-smv_header", "expected c or dials, got 'adsc'"),
+        # The C program acts on -curved_det only when an argument follows it.
+        (["-curved_det", "-nopgm", "-expt", "x.expt"], "-expt", "curved detector"),
+    ],
+)
+def test_exchange_options_refused_before_the_render(
+    extra: list[str], flag: str, words: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["simulate", *CRYSTAL, *SPOTS, "-detpixels", "16", *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [f"nb: error: {flag}: {err.split(f'{flag}: ', 1)[1].strip()}"]
+    assert words in err
+    assert not [p for p in workdir.iterdir() if p.suffix in (".bin", ".img", ".expt")]
