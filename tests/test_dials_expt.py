@@ -412,3 +412,28 @@ def test_exchange_options_refused_before_the_render(
     assert err.splitlines() == [f"nb: error: {flag}: {err.split(f'{flag}: ', 1)[1].strip()}"]
     assert words in err
     assert not [p for p in workdir.iterdir() if p.suffix in (".bin", ".img", ".expt")]
+
+
+def test_from_expt_composes_a_panel_hierarchy(
+    workdir: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A panel inside a turned and shifted group (as DIALS writes a refined detector) reads
+    as the same flat panel."""
+    expt = _write_expt("custom_tilted", shared_dir, capsys)
+    document = json.loads(expt.read_text())
+    panel = document["detector"][0]["panels"][0]
+    turn = np.array([[0.6, 0.8, 0.0], [-0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])  # rows: group axes
+    shift = np.array([3.0, -2.0, -40.0])
+    basis = np.stack([turn[0], turn[1], np.cross(turn[0], turn[1])], axis=1)
+    local = {k: list(basis.T @ np.array(panel[k])) for k in ("fast_axis", "slow_axis")}
+    local["origin"] = list(basis.T @ (np.array(panel["origin"]) - shift))
+    group = {"fast_axis": list(turn[0]), "slow_axis": list(turn[1]), "origin": list(shift)}
+    group["children"] = [{"panel": 0}]
+    root = document["detector"][0]["hierarchy"]
+    root["children"] = [group]
+    panel.update(local)
+    Path("nested.expt").write_text(json.dumps(document))
+    flat = _experiment([*SPOTS, "-from_expt", str(expt)]).report.frame
+    nested = _experiment([*SPOTS, "-from_expt", "nested.expt"]).report.frame
+    for name in ("fdet", "sdet", "odet", "pix0"):
+        np.testing.assert_allclose(getattr(nested, name), getattr(flat, name), rtol=0, atol=1e-14)

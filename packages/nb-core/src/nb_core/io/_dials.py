@@ -152,9 +152,19 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / math.sqrt(float(np.dot(vector, vector)))
 
 
+def _polarization_normal(beam: DialsBeam) -> np.ndarray:
+    """The normal of the polarization plane (E-vector x beam, as nanoBragg's B vector); any
+    normal to the beam when the E-vector lies along it (the polarized part is then undefined)."""
+    direction = np.asarray(beam.direction, dtype=np.float64)
+    normal = np.cross(np.asarray(beam.polar_axis, dtype=np.float64), direction)
+    if np.linalg.norm(normal) < 1e-12:
+        normal = np.cross(np.eye(3)[int(np.argmin(np.abs(direction)))], direction)
+    return _unit(normal)
+
+
 def _beam_dict(beam: DialsBeam) -> dict[str, object]:
     direction = np.asarray(beam.direction, dtype=np.float64)
-    normal = _unit(np.cross(np.asarray(beam.polar_axis, dtype=np.float64), direction))
+    normal = _polarization_normal(beam)
     return {
         "direction": to_dials(-direction),
         "wavelength": beam.wavelength * 1e10,

@@ -80,14 +80,27 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / math.sqrt(float(np.dot(vector, vector)))
 
 
+def _length(v: np.ndarray) -> float:
+    """The length as nb computes it (``sqrt(x*x + y*y + z*z)`` in float64)."""
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
 def _exact_unit(vector: np.ndarray) -> np.ndarray:
-    """``vector`` scaled so that its length, computed as nb computes it, is exactly 1.0."""
+    """``vector``'s direction with a length that nb computes as exactly 1.0.
+
+    nb takes an ``-odet_vector`` as given only when its length is exactly 1; this nudges the
+    unit vector's components by a few units in the last place until it is.
+    """
     out = _unit(vector)
-    for _ in range(4):
-        length = math.sqrt(out[0] * out[0] + out[1] * out[1] + out[2] * out[2])
-        if length == 1.0:
-            break
-        out = out / length
+    if _length(out) == 1.0:
+        return out
+    for index in np.argsort(-np.abs(out)):
+        for steps in (1, -1, 2, -2, 3, -3, 4, -4):
+            trial = out.copy()
+            for _ in range(abs(steps)):
+                trial[index] = np.nextafter(trial[index], np.inf if steps > 0 else -np.inf)
+            if _length(trial) == 1.0:
+                return trial
     return out
 
 
