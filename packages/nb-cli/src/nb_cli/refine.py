@@ -7,6 +7,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,14 @@ from nb_cli.flags import parse_args
 from nb_core.checks import check_image_finite
 from nb_core.cost import TIME_LIMIT_S
 from nb_core.errors import InputError
-from nb_core.io import atomic_write_bytes, read_float_image, read_smv
+from nb_core.io import (
+    atomic_write_bytes,
+    c_atof,
+    read_cbf,
+    read_float_image,
+    read_nexus_image,
+    read_smv,
+)
 from nb_core.model import PARAMETERS, Simulator
 from nb_core.params import Experiment
 from nb_core.settings import Settings
@@ -26,41 +34,88 @@ from nb_core.render import render
 from nb_core.resolve import load_inputs, resolve
 from nb_core.rng import CRandom
 
-__all__ = ["REFINABLE", "load_observed", "parse_iterations", "refine_command"]
+__all__ = ["REFINABLE", "ObservedImage", "load_observed", "parse_iterations", "refine_command"]
 
 #: Names ``--refine`` accepts.
 REFINABLE = tuple(name for name in PARAMETERS if name != "F_hkl")
 
 
-def load_observed(path: Path, fpixels: int, spixels: int, adc_offset: float) -> np.ndarray:
-    """Read an observed image: an SMV file (ADC offset removed) or a raw float32 image.
+@dataclass(frozen=True)
+class ObservedImage:
+    """An observed image in photons, or in counts of unknown scale.
+
+    Attributes:
+        data: ``(spixels, fpixels)`` float64 pixels, ADC offset removed.
+        scale_known: Whether ``data`` is photons (nb's scale undone, a noise image's counts, a
+            float image); False for an int image of unknown scale (a C-written SMV file).
+    """
+
+    data: np.ndarray
+    scale_known: bool
+
+
+def _check_size(shape: tuple[int, ...], fpixels: int, spixels: int, path: Path) -> None:
+    if shape != (spixels, fpixels):
+        raise InputError(
+            f"is {shape[1]} x {shape[0]} pixels but the flags describe {fpixels} x {spixels}",
+            path,
+        )
+
+
+def _header_number(header: dict[str, str], key: str, path: Path) -> float | None:
+    """A value of an SMV header key written by nb (None when absent)."""
+    if key not in header:
+        return None
+    value = c_atof(header[key])
+    if not math.isfinite(value) or (key == "NB_INTFILE_SCALE" and value <= 0):
+        raise InputError(f"header {key}={header[key]}: expected a finite positive number", path)
+    return value
+
+
+def load_observed(path: Path, fpixels: int, spixels: int, adc_offset: float) -> ObservedImage:
+    """Read an observed image in its true units.
+
+    An SMV or miniCBF image that nb wrote with its scale (``-smv_header dials``: the
+    ``NB_INTFILE_SCALE`` and ``ADC_OFFSET`` keys; a CBF's ``NB_intfile_scale`` and
+    ``NB_adc_offset`` lines) becomes photons, ``(counts - adc) / scale`` (a noise image's
+    scale is 1: counts); without the scale only the offset (the file's, else ``-adc``) is
+    removed and the scale is unknown. A NeXus image (``.nxs``, ``.h5``) and a raw float32
+    image are photons.
 
     Args:
         path: The image.
         fpixels: Expected width.
         spixels: Expected height.
-        adc_offset: Counts to subtract from SMV pixels (the -adc value).
+        adc_offset: Counts to subtract when the file does not give its offset (the -adc value).
 
     Returns:
-        ``(spixels, fpixels)`` float64 image.
+        The pixels and whether they are photons.
 
     Raises:
         InputError: Unreadable, or of another size than the flags describe.
     """
     try:
-        head = path.read_bytes()[:1]
+        with path.open("rb") as handle:
+            head = handle.read(8)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
-    if head == b"{":
-        smv = read_smv(path)
-        if smv.data.shape != (spixels, fpixels):
-            raise InputError(
-                f"is {smv.data.shape[1]} x {smv.data.shape[0]} pixels but the flags describe "
-                f"{fpixels} x {spixels}",
-                path,
-            )
-        return smv.data.astype(np.float64) - adc_offset
-    return read_float_image(path, fpixels, spixels).astype(np.float64)
+    if head[:1] == b"{" or head.startswith(b"###CBF"):
+        if head[:1] == b"{":
+            smv = read_smv(path)
+            data, header = smv.data, smv.header
+            scale = _header_number(header, "NB_INTFILE_SCALE", path)
+            adc = _header_number(header, "ADC_OFFSET", path)
+        else:
+            cbf = read_cbf(path)
+            data, scale, adc = cbf.data, cbf.intfile_scale, cbf.adc_offset
+        _check_size(data.shape, fpixels, spixels, path)
+        counts = data.astype(np.float64) - (adc_offset if adc is None else adc)
+        return ObservedImage(counts if scale is None else counts / scale, scale is not None)
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        frame = read_nexus_image(path)
+        _check_size(frame.shape, fpixels, spixels, path)
+        return ObservedImage(frame, True)
+    return ObservedImage(read_float_image(path, fpixels, spixels).astype(np.float64), True)
 
 
 def _check_finite(image: np.ndarray, path: Path) -> None:
@@ -186,8 +241,12 @@ def refine_command(
     keep_freed_memory()
     experiment, settings = _starting_model(flags, dtype)
     st = experiment.static
-    obs = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
+    observed_image = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
+    obs = observed_image.data
     _check_finite(obs, Path(observed))
+    if not observed_image.scale_known and "scale" not in names:
+        names.append("scale")
+        say(f"note: {observed} does not say its counts per photon; refining an overall scale too")
     try:
         sim = Simulator(experiment, names, lattice=lattice)
     except KeyError as exc:

@@ -18,6 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nb_cli.exchange import (
+    check_exchange_options,
+    dials_smv_header,
+    exchange_files,
+    write_exchange_files,
+)
 from nb_cli.flags import ParsedArgs, parse_args
 from nb_cli.smv_keys import HeaderValues, header_pairs
 from nb_cli.summary import BANNER, decision_lines, resolution_lines, statistics_lines
@@ -248,7 +254,8 @@ def output_files(prepared: Prepared) -> list[tuple[str, Path]]:
     """Every file a run writes, in the order it writes them, with the flag that names each.
 
     The dump file (``-dump``, default ``Fdump.bin``) when ``-hkl`` is given; the float image and
-    the SMV image always; the PGM unless ``-nopgm``; the noise image unless ``-nonoise``.
+    the SMV image always; the PGM unless ``-nopgm``; the noise image unless ``-nonoise``; then
+    ``-cbffile``, ``-nxsfile`` and ``-expt`` when given.
 
     Args:
         prepared: A prepared run.
@@ -266,6 +273,7 @@ def output_files(prepared: Prepared) -> list[tuple[str, Path]]:
         files.append(("-pgmfile", _out_path(base, s.pgmfile)))
     if s.write_noise:
         files.append(("-noisefile", _out_path(base, s.noisefile)))
+    files.extend(exchange_files(prepared))
     return files
 
 
@@ -281,6 +289,7 @@ def check_run_outputs(prepared: Prepared) -> None:
     Raises:
         InputError: The first output that cannot be written, naming its flag and path.
     """
+    check_exchange_options(prepared)
     check_outputs(output_files(prepared), created=[prepared.workdir])
 
 
@@ -427,9 +436,11 @@ def _write_outputs(
     scale = intfile_scale(stats.max_I, s.intfile_scale)
     say(f"intfile_scale = {scale:g}")
     header = smv_header(exp)
+    dials_header = prepared.parsed.nb.get("smv_header") == "dials"
     say(f"writing {s.intfile} as 2-byte integers")
     pixels = int_image(image, scale, s.adc_offset, st.roi)
-    write_smv(_out_path(base, s.intfile), pixels, header, into=outputs)
+    int_header = dials_smv_header(header, exp, scale, s.adc_offset) if dials_header else header
+    write_smv(_out_path(base, s.intfile), pixels, int_header, into=outputs)
     if s.write_pgm:
         pscale = pgm_scale(stats, scale, s.pgm_scale)
         say(f"pgm_scale = {pscale:g}")
@@ -443,7 +454,10 @@ def _write_outputs(
         )
         say(f"{result.photons:.0f} photons on noise image ({result.overloads} overloads)")
         say(f"writing {s.noisefile} as 2-byte integers")
+        if dials_header:
+            header = dials_smv_header(header, exp, 1.0, s.adc_offset)
         write_smv(_out_path(base, s.noisefile), result.image, header, into=outputs)
+    write_exchange_files(prepared, image, pixels, scale, outputs, say)
 
 
 def stderr(line: str) -> None:

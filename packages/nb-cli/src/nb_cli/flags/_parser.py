@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nb_cli.flags._record import Flag
+from nb_cli.exchange import apply_experiment_list
 from nb_cli.flags._table import FLAG_BY_NAME, FLAGS, flag_names
 from nb_cli.flags._values import consume_values
 from nb_cli.smv_keys import apply_headers
@@ -175,6 +176,8 @@ def parse_args(argv: Sequence[str], *, read_headers: bool = True) -> ParsedArgs:
     settings = Settings()
     apply_headers(settings, c_argv, read=read_headers)
     notes: list[str] = []
+    if read_headers and isinstance(nb.get("from_expt"), str):
+        apply_experiment_list(settings, str(nb["from_expt"]))
     for i, arg in enumerate(c_argv):
         if not arg.startswith("-") or _is_number(arg):
             continue

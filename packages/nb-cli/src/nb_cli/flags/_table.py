@@ -413,6 +413,18 @@ NB_OPTIONS: tuple[Flag, ...] = (
          "resolution of the F computed from a model -hkl file (.pdb, .ent, .cif; default 2 Å "
          "or lambda/2 if coarser)",
          clauses=(clause("-model_dmin", action=store("model_dmin_A", read_real)),), nb_only=True),
+    _nb_option("-expt", ("path",), "FILE", "",
+               "also write a DIALS experiment list of the run (beam, detector, sweep, crystal)"),
+    _nb_option("-from_expt", ("path",), "FILE", "",
+               "start from a DIALS experiment list's beam, detector, sweep and crystal "
+               "(flags given too override it)"),
+    _nb_option("-smv_header", ("word",), "c|dials", "c",
+               "SMV header keys: the C program's, or with the beam centre dxtbx reads, "
+               "ADC_OFFSET and NB_INTFILE_SCALE"),
+    _nb_option("-cbffile", ("path",), "FILE", "",
+               "also write the int image as a miniCBF with the Pilatus header (needs fabio)"),
+    _nb_option("-nxsfile", ("path",), "FILE", "",
+               "also write the float image as NeXus NXmx with the geometry (needs h5py)"),
 )
 # fmt: on
 

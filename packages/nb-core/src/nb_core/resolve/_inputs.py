@@ -16,7 +16,9 @@ from nb_core.io import (
     SourceTable,
     StructureFactorSource,
     default_model_dmin,
+    experiment_matrix,
     grid_from_hkl,
+    is_experiment_list,
     read_fdump,
     read_hkl,
     read_matrix,
@@ -55,6 +57,9 @@ class Inputs:
 def load_inputs(settings: Settings, *, workdir: str | Path = ".") -> Inputs:
     """Read the files named by ``settings`` (matrix, HKL or dump, sources, mask).
 
+    The orientation matrix file is a MOSFLM matrix, or a DIALS experiment list whose crystal
+    gives the matrix (scaled by ``-lambda`` as a MOSFLM file is).
+
     Without ``-hkl``, a dump file in ``workdir`` is read if present (the C program does this
     silently; callers should say so).
 
@@ -74,7 +79,13 @@ def load_inputs(settings: Settings, *, workdir: str | Path = ".") -> Inputs:
         p = Path(name)
         return p if p.is_absolute() else base / p
 
-    matrix = read_matrix(path(settings.matrix_file)) if settings.matrix_file else None
+    matrix = None
+    if settings.matrix_file:
+        matrix_path = path(settings.matrix_file)
+        if is_experiment_list(matrix_path):  # a DIALS experiment list's crystal
+            matrix = experiment_matrix(matrix_path, settings.lambda_A)
+        else:
+            matrix = read_matrix(matrix_path)
     fgrid = None
     origin: Literal["hkl", "dump"] | None = None
     table, read_from = _reflections(settings, path)
