@@ -133,7 +133,7 @@ def fit(
     start = time.perf_counter()
     result = FitResult(values={}, start=sim.state(), method="lm")
     found = find_spots(observed, valid=_valid_pixels(sim))
-    _spot_stage(sim, found, result, spots)
+    _spot_stage(sim, observed, found, result, spots, loss)
     _pixel_stages(sim, observed, found, result, loss, max_iter, margin, callback)
     if uncertainties:
         finish_result(result, sim, observed.reshape(-1)[sim.pixels], loss)
@@ -143,7 +143,10 @@ def fit(
     return result
 
 
-def _spot_stage(sim: Simulator, found: Spots, result: FitResult, enabled: bool) -> None:
+def _spot_stage(
+    sim: Simulator, observed: Tensor, found: Spots, result: FitResult, enabled: bool, loss: str
+) -> None:
+    """The spot-position stage, kept only when it lowers the pixel loss."""
     moving = [name for name in sim.names if name in GEOMETRY]
     count = int(found.fast.numel())
     if not enabled or not moving:
@@ -151,9 +154,34 @@ def _spot_stage(sim: Simulator, found: Spots, result: FitResult, enabled: bool) 
     if count < 3 * max(1, len(moving)):
         result.notes.append(f"{count} observed spots: too few for the spot stage, skipped")
         return
+    before = {name: sim.values[name].detach().clone() for name in sim.names}
+    loss_before = _scaled_loss(sim, observed, found, loss)
     used, rms = refine_spot_positions(sim, found)
+    loss_after = _scaled_loss(sim, observed, found, loss)
+    if not loss_after < loss_before:
+        with torch.no_grad():
+            for name, value in before.items():
+                sim.values[name].copy_(value)
+        result.notes.append(
+            f"the spot stage ({used} of {count} spots, rms {rms:.3g} px) did not lower the pixel "
+            "loss; the pixel fit starts from the starting model"
+        )
+        return
     result.stages.append(f"spots: {used} of {count} spots indexed, rms {rms:.3g} px")
     result.trajectory.append(sim.state())
+
+
+def _scaled_loss(sim: Simulator, observed: Tensor, found: Spots, loss: str) -> float:
+    """The pixel loss near the model's and the observed spots, at the best overall scale.
+
+    Comparing two models at their own best scale keeps an unrefined scale from deciding.
+    """
+    pixels = select_pixels(sim, found.mask)
+    with torch.no_grad():
+        model = sim.render_with(sim.user_values(), pixels)
+        target = observed.reshape(-1)[pixels]
+        model = model * (target.sum() / torch.clamp(model.sum(), min=1e-300))
+        return float(pixel_loss(model, target, loss))
 
 
 def _pixel_stages(
