@@ -12,6 +12,7 @@ from nb_core.refine._fit import METHODS, fit, select_pixels
 from nb_core.refine._gradient import DEFAULT_BLUR, blur, fit_gradient, loss_fn, parameter_steps
 from nb_core.refine._levenberg import LMOptions, LMOutcome, levenberg_marquardt, pixel_loss
 from nb_core.refine._result import FitResult, finish_result
+from nb_core.refine._shots import ShotsResult, fit_shots
 from nb_core.refine._spots import GEOMETRY, Spots, find_spots, refine_spot_positions, spot_mask
 from nb_core.refine._uncertainty import (
     ParameterTable,
@@ -30,6 +31,7 @@ __all__ = [
     "LMOptions",
     "LMOutcome",
     "ParameterTable",
+    "ShotsResult",
     "Spots",
     "blur",
     "covariance",
@@ -37,6 +39,7 @@ __all__ = [
     "finish_result",
     "fit",
     "fit_gradient",
+    "fit_shots",
     "flatten_values",
     "hessian",
     "jacobian",

@@ -12,6 +12,7 @@ lands on the lattice point of its (rounded) Miller index, measured across the Ew
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -246,7 +247,9 @@ def _assign(sim: Simulator, spots: Spots, tolerance: float) -> tuple[Tensor, Ten
 _SHELLS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
 
-def refine_spot_positions(sim: Simulator, spots: Spots, *, iterations: int = 10) -> tuple[int, float]:
+def refine_spot_positions(
+    sim: Simulator, spots: Spots, *, iterations: int = 10, names: Sequence[str] | None = None
+) -> tuple[int, float]:
     """Refine the spot-moving parameters so that observed spots sit on their lattice points.
 
     Only the trainable names in :data:`GEOMETRY` move; the others stay. Each round re-indexes
@@ -259,11 +262,13 @@ def refine_spot_positions(sim: Simulator, spots: Spots, *, iterations: int = 10)
         sim: The simulator (updated in place).
         spots: Observed spots (at least as many as parameters).
         iterations: Steps per round.
+        names: Only these of the simulator's names move (default: all its spot-moving ones).
 
     Returns:
         ``(spots used in the last round, weighted rms position residual in pixels)``.
     """
-    free = [name for name in sim.names if name in GEOMETRY]
+    allowed = GEOMETRY if names is None else tuple(n for n in names if n in GEOMETRY)
+    free = [name for name in sim.names if name in allowed]
     theta, unflatten = flatten_values(sim)
     chosen = torch.cat(
         [torch.full_like(sim.values[n].reshape(-1), n in free, dtype=torch.bool) for n in sim.names]
