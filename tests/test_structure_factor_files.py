@@ -307,7 +307,7 @@ def test_missing_gemmi_is_one_line_naming_the_extra(
     assert code == 2
     assert err.strip() == (
         "nb: error: small.mtz: reading an MTZ file needs gemmi, which is not installed: "
-        "pip install 'nb-core[gemmi]'"
+        "pip install 'nanobragg-torch[gemmi]'"
     )
 
 

@@ -18,6 +18,29 @@ app = typer.Typer(
 _RAW = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from nb_cli.version import version_lines
+
+        sys.stdout.write("\n".join(version_lines()) + "\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the versions of nb's packages and of torch, then exit.",
+        ),
+    ] = False,
+) -> None:
+    """Options taken before the command."""
+
+
 @app.command(context_settings=_RAW)
 def simulate(ctx: typer.Context) -> None:
     """Simulate a diffraction image from nanoBragg flags (see 'nb simulate --help')."""

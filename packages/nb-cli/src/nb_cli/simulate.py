@@ -327,6 +327,26 @@ def smv_header(experiment: Experiment) -> list[tuple[str, str]]:
     )
 
 
+#: What ``nb simulate`` says (on stderr, unless ``-quiet``) before it builds a kernel into
+#: the kernel cache, and before ``torch.compile`` traces one (no cache: every run does).
+COMPILE_NOTICE = (
+    "nb: compiling the render kernel for this detector and these switches (once, up to a minute)..."
+)
+TRACE_NOTICE = "nb: compiling the render kernel (no kernel cache, so in every run)..."
+
+
+def _compile_notice(prepared: Prepared) -> Callable[[Path | None], None] | None:
+    """The ``on_compile`` hook of a run: one line on stderr, none with ``-quiet``."""
+    if prepared.parsed.nb.get("quiet"):
+        return None
+
+    def notice(package: Path | None) -> None:
+        sys.stderr.write((COMPILE_NOTICE if package is not None else TRACE_NOTICE) + "\n")
+        sys.stderr.flush()
+
+    return notice
+
+
 def _render(
     prepared: Prepared, progress: Callable[[int, int], None] | None, say: Printer
 ) -> torch.Tensor:
@@ -336,7 +356,12 @@ def _render(
         cache = kernel_cache_dir(say, note_missing=asked)
         try:
             return render(
-                exp.params, exp.static, progress=progress, compile=True, kernel_cache=cache
+                exp.params,
+                exp.static,
+                progress=progress,
+                compile=True,
+                kernel_cache=cache,
+                on_compile=_compile_notice(prepared),
             )
         except Exception as exc:  # a missing compiler or an unsupported device: fall back
             reason = " ".join(str(exc).split())[:200]

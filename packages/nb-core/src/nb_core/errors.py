@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["InputError"]
+__all__ = ["CORE_DISTRIBUTION", "InputError", "extra_hint"]
+
+#: The name under which nb_core is installed (``pip install nanobragg-torch``).
+CORE_DISTRIBUTION = "nanobragg-torch"
+
+
+def extra_hint(extra: str) -> str:
+    """The command that installs one of nb_core's optional extras.
+
+    Args:
+        extra: The extra's name in nb_core's ``[project.optional-dependencies]``, e.g. ``"gemmi"``.
+
+    Returns:
+        E.g. ``"pip install 'nanobragg-torch[gemmi]'"``.
+    """
+    return f"pip install '{CORE_DISTRIBUTION}[{extra}]'"
 
 
 class InputError(ValueError):

@@ -53,6 +53,7 @@ from nb_core.render import (
 __all__ = [
     "BoundChunkKernel",
     "ChunkKernel",
+    "CompileNotice",
     "KernelCacheError",
     "aot_chunk_kernel",
     "cache_folder_problem",
@@ -67,6 +68,10 @@ __all__ = [
     "kernel_path",
     "package_in_cache",
 ]
+
+#: ``on_compile(package)``: told that a kernel is about to be compiled, with the package file
+#: an ahead-of-time build will write, or None before ``torch.compile`` traces the kernel.
+CompileNotice = Callable[[Path | None], None]
 
 #: ``kernel(pixel_index, interpolation_disabled, first_loop_pending, *inputs)`` returning
 #: the same three after the chunk, pixel values first.
@@ -286,6 +291,7 @@ def aot_chunk_kernel(
     static: object,
     example: Sequence[Tensor | None],
     cache_dir: str | os.PathLike[str],
+    on_compile: CompileNotice | None = None,
 ) -> ChunkKernel:
     """Load, or export, compile and store, the ahead-of-time compiled chunk kernel.
 
@@ -300,6 +306,7 @@ def aot_chunk_kernel(
         example: Example inputs in call order, with the shapes every call will have.
         cache_dir: Folder of the packages (created, private to the user, if missing; the
             folders above it are created too, so the caller decides where it may be).
+        on_compile: Called with the package's path before it is built (not when it loads).
 
     Returns:
         The compiled kernel, called like ``fn``.
@@ -326,6 +333,8 @@ def aot_chunk_kernel(
         except RuntimeError:  # nb's own package that no longer loads: build it again
             kernel = None
     if kernel is None:
+        if on_compile is not None:
+            on_compile(path)
         _store(folder, path, functools.partial(_build, fn, example))
         kernel = _open(path)
     _LOADED[key] = kernel
@@ -426,6 +435,7 @@ def chunk_kernel(
     pixels: Tensor,
     chunk: int,
     kernel_cache: str | os.PathLike[str] | None,
+    on_compile: CompileNotice | None = None,
 ) -> BoundChunkKernel:
     """The kernel of a render with ``compile=True``: ahead of time (:func:`aot_chunk_kernel`)
     with a ``kernel_cache``, no gradient to track and some pixels; else ``torch.compile``.
@@ -437,6 +447,9 @@ def chunk_kernel(
         pixels: ``(N,)`` flat indices the render evaluates.
         chunk: Pixels per chunk (every call is padded to it).
         kernel_cache: Folder of the ahead-of-time compiled kernels, or None.
+        on_compile: Called before the kernel is compiled: with the package's path before an
+            ahead-of-time build, with None before ``torch.compile`` traces it (which reuses
+            what it traced earlier in the same process, so that compile may be quick).
 
     Returns:
         ``kernel(padded pixel_index, state) -> (values, state)``.
@@ -444,10 +457,13 @@ def chunk_kernel(
     inputs = flatten_inputs(params, constants)
     tracked = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs)
     if kernel_cache is None or tracked or pixels.shape[0] == 0:
+        if on_compile is not None and pixels.shape[0] > 0:
+            on_compile(None)
         return BoundChunkKernel(functools.partial(compiled_chunk(), static), inputs)
     example = _example_inputs(pixels, chunk, params, inputs)
     bound = functools.partial(chunk_from_tensors, static)
-    return BoundChunkKernel(aot_chunk_kernel(bound, static, example, kernel_cache), inputs)
+    kernel = aot_chunk_kernel(bound, static, example, kernel_cache, on_compile)
+    return BoundChunkKernel(kernel, inputs)
 
 
 def kernel_package(

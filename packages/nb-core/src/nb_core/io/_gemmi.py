@@ -18,7 +18,7 @@ systematic absences (F near 0) included. Bulk solvent, anomalous scattering and 
 file lacks are not modelled. The amplitudes agree with a direct summation over the atoms to
 a few 1e-6 of the largest (gemmi's grid is float32).
 
-gemmi is an optional dependency (``pip install 'nb-core[gemmi]'``), imported only here.
+gemmi is an optional dependency (``pip install 'nanobragg-torch[gemmi]'``), imported only here.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nb_core.errors import InputError
+from nb_core.errors import InputError, extra_hint
 from nb_core.io._atomic import PathLike, open_input, read_input_bytes
 from nb_core.io._hkl import HklTable, check_grid_size
 
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: How to install gemmi with nb.
-GEMMI_EXTRA = "pip install 'nb-core[gemmi]'"
+GEMMI_EXTRA = extra_hint("gemmi")
 #: Resolution (Å) to which a model's amplitudes are computed when none is asked for, unless
 #: the wavelength allows less (see :func:`default_model_dmin`).
 DEFAULT_MODEL_DMIN = 2.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -117,6 +118,7 @@ def render(
     progress: ProgressFn | None = None,
     compile: bool = False,
     kernel_cache: str | os.PathLike[str] | None = None,
+    on_compile: Callable[[Path | None], None] | None = None,
 ) -> Tensor:
     """Render the float image of an experiment.
 
@@ -132,6 +134,9 @@ def render(
         kernel_cache: With ``compile`` and no gradient to track: a folder of ahead-of-time
             compiled kernels (see :mod:`nb_core.kernels`), loaded instead of tracing the
             kernel with ``torch.compile`` in this process. None: ``torch.compile``.
+        on_compile: With ``compile``: called before the kernel is compiled, with the package
+            file an ahead-of-time build writes or None (``torch.compile``); not called when
+            the kernel loads from ``kernel_cache`` (see :func:`nb_core.kernels.chunk_kernel`).
 
     Returns:
         ``(spixels, fpixels)`` image in photons per pixel; pixels outside the ROI or masked
@@ -145,7 +150,7 @@ def render(
     if compile:
         from nb_core.kernels import chunk_kernel
 
-        kernel = chunk_kernel(params, static, constants, pixels, chunk, kernel_cache)
+        kernel = chunk_kernel(params, static, constants, pixels, chunk, kernel_cache, on_compile)
     values = []
     for start in range(0, total, chunk):
         index = pixels[start : start + chunk]
