@@ -309,6 +309,6 @@ def test_a_missing_extra_is_one_line_naming_it(
         assert code == 2
         assert err.splitlines() == [
             f"nb: error: {flag}: needs {'fabio' if extra == 'cbf' else 'h5py'}, which is not "
-            f"installed; pip install 'nb-core[{extra}]'"
+            f"installed; pip install 'nanobragg-torch[{extra}]'"
         ]
     assert not list(tmp_path.iterdir())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from nb_core.errors import InputError
+from nb_core.errors import InputError, extra_hint
 
 __all__ = ["import_extra"]
 
@@ -29,6 +29,6 @@ def import_extra(module: str, extra: str, needed_by: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise InputError(
-            f"needs {module.split('.')[0]}, which is not installed; pip install 'nb-core[{extra}]'",
+            f"needs {module.split('.')[0]}, which is not installed; {extra_hint(extra)}",
             needed_by,
         ) from None
