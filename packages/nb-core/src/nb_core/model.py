@@ -308,8 +308,11 @@ class Simulator(nn.Module):
             lines of a MOSFLM ``A`` matrix file.
         """
         params, _ = self.params(values)
-        basis = crystal_basis(params, self.static)
-        return (basis.reciprocal * (params.wavelength * 1e10)).T
+        real = crystal_basis(params, self.static).real * 1e10  # rows a, b, c (Å)
+        # The exact reciprocal of the real vectors that index the spots (for a -cell crystal
+        # the C program's printed reciprocal vectors differ from it in the fifth digit).
+        reciprocal = torch.linalg.inv(real).T
+        return (reciprocal * (params.wavelength * 1e10)).T
 
     def state(self) -> dict[str, float | list[float]]:
         """Current values as plain numbers (user units; the cell as six values), for reports."""

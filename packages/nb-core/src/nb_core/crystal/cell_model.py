@@ -158,9 +158,11 @@ def default_reciprocal(cell: Tensor) -> Tensor:
         )
     )
     metric = lengths[:, None] * cosine_matrix * lengths[None, :]
-    factor, info = torch.linalg.cholesky_ex(torch.linalg.inv(metric))
+    inverse, singular = torch.linalg.inv_ex(metric)
+    factor, info = torch.linalg.cholesky_ex(inverse)
     # A cell whose angles close no cell has no reciprocal vectors: NaN, never an exception.
-    return torch.where(info == 0, factor, torch.full_like(factor, torch.nan))
+    valid = (info == 0) & (singular == 0)
+    return torch.where(valid, factor, torch.full_like(factor, torch.nan))
 
 
 def matrix_orientation(reciprocal: Tensor) -> tuple[Tensor, Tensor]:

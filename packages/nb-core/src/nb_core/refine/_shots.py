@@ -129,7 +129,7 @@ def fit_shots(
     *,
     shared: Sequence[str] = ("cell",),
     loss: str = "poisson",
-    max_iter: int = 20,
+    max_iter: int = 30,
     margin: int = 2,
     spots: bool = True,
 ) -> ShotsResult:
@@ -152,17 +152,35 @@ def fit_shots(
     start = time.perf_counter()
     shots = _Shots(sim, per_shot, shared)
     observed = observed.to(dtype=sim.base.dtype, device=sim.base.device)
-    pixel_sets = []
+    masks = []
     for shot in range(shots.count):
         shots.load(shot)
         found = find_spots(observed[shot])
         if spots and int(found.fast.numel()) >= 3 * max(1, shots.own_size):
             refine_spot_positions(sim, found, names=shots.own)
-        pixel_sets.append(select_pixels(sim, found.mask, margin=margin))
+        masks.append(found.mask)
         shots.save(shot)
-    targets = [observed[b].reshape(-1)[pixel_sets[b]] for b in range(shots.count)]
-    vector, outcome = _joint_lm(shots, pixel_sets, targets, loss, max_iter)
-    return _result(shots, vector, outcome, pixel_sets, time.perf_counter() - start, loss)
+    previous: list[Tensor] | None = None
+    iterations = 0
+    for _ in range(3):  # choose the pixels again at the refined model until they settle
+        pixel_sets = []
+        for shot in range(shots.count):
+            shots.load(shot)
+            pixel_sets.append(select_pixels(sim, masks[shot], margin=margin))
+        if previous is not None and all(
+            torch.equal(a, b) for a, b in zip(pixel_sets, previous, strict=True)
+        ):
+            break
+        targets = [observed[b].reshape(-1)[pixel_sets[b]] for b in range(shots.count)]
+        vector, outcome = _joint_lm(shots, pixel_sets, targets, loss, max_iter)
+        for shot in range(shots.count):
+            shots.write(vector, shot)
+            shots.save(shot)
+        iterations += len(outcome[0]) - 1
+        previous = pixel_sets
+    result = _result(shots, vector, outcome, previous, time.perf_counter() - start, loss)
+    result.iterations = iterations
+    return result
 
 
 def _joint_loss(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str) -> float:  # noqa: ANN001

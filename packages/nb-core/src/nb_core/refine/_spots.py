@@ -23,6 +23,7 @@ from nb_core.crystal.lattice import crystal_basis
 from nb_core.geometry.detector import detector_frame
 from nb_core.geometry.rotations import rotate_axis, unitize
 from nb_core.model import Simulator
+from nb_core.refine._gradient import parameter_steps
 from nb_core.refine._uncertainty import flatten_values, quiet_forward_ad
 
 __all__ = ["GEOMETRY", "Spots", "find_spots", "refine_spot_positions", "spot_mask"]
@@ -253,8 +254,8 @@ def refine_spot_positions(
     """Refine the spot-moving parameters so that observed spots sit on their lattice points.
 
     Only the trainable names in :data:`GEOMETRY` move; the others stay. Each round re-indexes
-    the spots (a spot more than 0.25 of an index from an integer is left out of that round),
-    takes the innermost fraction :data:`_SHELLS` of them, and takes Levenberg-Marquardt steps
+    the spots (a spot more than 0.25 of an index from an integer is left out of that round; a
+    spot indexed once keeps its index), takes the innermost fraction :data:`_SHELLS` of them, and takes Levenberg-Marquardt steps
     on the distance (pixels) between each observed centroid and its lattice point's
     predicted position.
 
@@ -270,18 +271,29 @@ def refine_spot_positions(
     allowed = GEOMETRY if names is None else tuple(n for n in names if n in GEOMETRY)
     free = [name for name in sim.names if name in allowed]
     theta, unflatten = flatten_values(sim)
+    steps = parameter_steps(sim)
+    anchor = (theta.clone(), 100.0 * torch.cat([steps[n].reshape(-1) for n in sim.names]).to(theta))
     chosen = torch.cat(
         [torch.full_like(sim.values[n].reshape(-1), n in free, dtype=torch.bool) for n in sim.names]
     )
     used, rms = 0, float("nan")
+    assigned: Tensor | None = None
+    known = torch.zeros(spots.fast.shape, dtype=torch.bool, device=spots.fast.device)
     for shell in _SHELLS:
         hkl, close, resolution = _assign(sim, spots, 0.25)
+        # A spot keeps the index it was first given: re-indexing every spot each round would
+        # let the cell and the distance drift together into a finer lattice that fits too.
+        if assigned is not None:
+            hkl = torch.where(known[:, None], assigned, hkl)
         limit = torch.quantile(resolution, shell)
         close = close & (resolution <= limit)
+        assigned, known = hkl, known | close
         used = int(close.sum())
-        if used < max(4, int(chosen.sum())):
+        if used < max(8, 2 * int(chosen.sum())):
             continue
-        theta, rms = _gauss_newton(sim, spots, hkl, close, theta, chosen, unflatten, iterations)
+        theta, rms = _gauss_newton(
+            sim, spots, hkl, close, theta, chosen, unflatten, iterations, anchor
+        )
     return used, rms
 
 
@@ -294,8 +306,15 @@ def _gauss_newton(
     chosen: Tensor,
     unflatten,  # noqa: ANN001
     iterations: int,
+    anchor: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, float]:
-    """Damped Gauss-Newton steps on the spot residuals; writes the values into ``sim``."""
+    """Damped Gauss-Newton steps on the spot residuals; writes the values into ``sim``.
+
+    ``anchor`` is ``(start, width)``: a weak Gaussian prior on each value around the model's
+    start (``width``, user units, far wider than a start's error), which keeps directions the
+    spots hardly fix (the distance against the cell's scale at low angles) from running off.
+    """
+    start, prior = anchor
 
     # Strong spots count most: a weak spot is often a partial whose centroid sits off its
     # lattice point's mid-sweep prediction.
@@ -310,7 +329,7 @@ def _gauss_newton(
         full = torch.where(chosen, vec, theta.detach())
         predicted, excitation = _predicted_positions(sim, unflatten(full), hkl[close])
         both = torch.cat((predicted - observed, excitation[:, None] / width), dim=1)
-        return (weight * both).reshape(-1)
+        return torch.cat(((weight * both).reshape(-1), ((vec - start) / prior)[chosen]))
 
     def cost(vec: Tensor) -> float:
         with torch.no_grad():
@@ -341,7 +360,9 @@ def _gauss_newton(
             current = value
             break
         current = value
-    rms = (current / max(1, int(close.sum()))) ** 0.5
+    with torch.no_grad():
+        spot_part = residual(theta)[: -int(chosen.sum())] if bool(chosen.any()) else residual(theta)
+    rms = float((spot_part**2).sum() / max(1, int(close.sum()))) ** 0.5
     with torch.no_grad():
         for name, value in unflatten(theta).items():
             sim.values[name].copy_(value)
