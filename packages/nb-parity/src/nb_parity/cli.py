@@ -9,6 +9,7 @@ never imports nb_parity. Each command forwards to plain functions (:mod:`nb_pari
 from __future__ import annotations
 
 import math
+import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -560,43 +561,64 @@ def golden_command(
 def refinement_command(
     c_bin: Annotated[
         str | None,
-        typer.Option("--c-bin", help="C binary for the observed image (default: $NB_C_BIN)"),
+        typer.Option("--c-bin", help="C binary for the observed images (default: $NB_C_BIN)"),
     ] = None,
     out: Annotated[Path, typer.Option(help="report folder")] = Path("reports/refinement"),
     only: Annotated[
-        list[str] | None, typer.Option(help="scenario name, repeatable (default: all)")
+        list[str] | None, typer.Option(help="scenario or frame name, repeatable (default: all)")
     ] = None,
-    max_iter: Annotated[int, typer.Option(help="L-BFGS iterations per stage")] = 40,
+    max_iter: Annotated[int, typer.Option(help="iterations per stage")] = 40,
+    data: Annotated[
+        Path, typer.Option(help="folder with A.mat and scaled.hkl")
+    ] = Path("../shared/data"),
+    stills: Annotated[int, typer.Option(help="stills in the many-shot fit (0: none)")] = 20,
 ) -> None:
-    """Run the refinement scenarios and write the report (see REFINEMENT_HELP)."""
+    """Run the refinement scenarios and realistic frames, and write the report."""
     from rich.console import Console
 
+    from nb_parity.frames import FRAMES, frames_report, run_frame, run_stills
+    from nb_parity.outputs import write_json, write_text
     from nb_parity.refinement import SCENARIOS, observed_image, run_scenario, write_report
 
     if max_iter < 1:
         raise _input_error(f"expected 1 or more iterations, got {max_iter}", "--max-iter")
+    if stills < 0:
+        raise _input_error(f"expected 0 or more stills, got {stills}", "--stills")
     _check_outdir(out, "--out")
-    names = {sc.name for sc in SCENARIOS}
+    names = {sc.name for sc in SCENARIOS} | {frame.name for frame in FRAMES}
     for name in only or []:
         if name not in names:
             raise _input_error(
                 f"unknown scenario {name!r} (one of {', '.join(sorted(names))})", "--only"
             )
-    chosen = [sc for sc in SCENARIOS if not only or sc.name in only]
+    if not (data / "A.mat").is_file() or not (data / "scaled.hkl").is_file():
+        raise _input_error(f"{data} holds no A.mat and scaled.hkl", "--data")
     console = Console()
+    c_bin = c_bin or os.environ.get("NB_C_BIN")
+    frames = []
+    for frame in FRAMES:
+        if only and frame.name not in only:
+            continue
+        res = run_frame(frame, data, c_bin=c_bin)
+        console.print(f"{frame.name}: {'PASS' if res.passed else 'FAIL'}, {res.wall:.1f} s")
+        frames.append(res)
+    shots = run_stills(stills) if stills and not only else None
+    if shots is not None:
+        console.print(f"{stills} stills: {'PASS' if shots.passed else 'FAIL'}, {shots.seconds:.1f} s")
+    chosen = [sc for sc in SCENARIOS if not only or sc.name in only]
     observed, source = observed_image(c_bin)
-    console.print(f"observed image from the {source}")
-    results = []
-    for sc in chosen:
-        res = run_scenario(sc, observed, max_iter=max_iter)
-        console.print(
-            f"{sc.name}: {'PASS' if res.passed else 'FAIL'} after {res.fit.iterations} "
-            f"iterations, {res.fit.seconds:.1f} s"
-        )
-        results.append(res)
+    results = [run_scenario(sc, observed, max_iter=max_iter) for sc in chosen]
     command = ["nb", "parity", "refinement", "--out", str(out)]
     for name in only or []:
         command += ["--only", name]
     written = write_report(results, out, source=source, command=shlex.join(command))
-    console.print("wrote " + ", ".join(str(p) for p in written))
-    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+    lines, figures, payload = frames_report(frames, shots, out)
+    readme = out / "README.md"
+    small = readme.read_text().splitlines()
+    header = [small[0], "", *small[2:3], ""] if small else []
+    body = ["## Small scenarios (96 x 96 pixels, noise-free)", "", *small[3:]]
+    write_text(readme, "\n".join([*header, *lines, "", *body]))
+    write_json(out / "frames.json", payload, indent=2)
+    console.print("wrote " + ", ".join(str(p) for p in [*written, *figures]))
+    passed = all(r.passed for r in results) and all(r.passed for r in frames)
+    raise typer.Exit(0 if passed and (shots is None or shots.passed) else 1)

@@ -195,7 +195,7 @@ def run_scenario(scenario: Scenario, observed: np.ndarray, *, max_iter: int = 40
     exp = _experiment((*TRUTH, *scenario.perturb))
     sim = Simulator(exp, scenario.refine)
     target = torch.as_tensor(np.asarray(observed, dtype=np.float64))
-    result = fit(sim, target, max_iter=max_iter)
+    result = fit(sim, target, loss="lsq", max_iter=max_iter)
     errors = {
         name: [
             g - t
@@ -294,10 +294,11 @@ def write_report(
     lines = [
         "# Refinement: recovering perturbed parameters",
         "",
-        f"Made by `{command}`. Observed image: the {source}'s float image of the true model",
+        f"Made by `{command}`.",
+        f"Observed image of the small scenarios: the {source}'s float image of the true model",
         f"`{' '.join(TRUTH)}`. Each scenario starts from the true model with the perturbation below,",
-        "refines with L-BFGS on coarse-to-fine smoothed least squares (nb_core.refine.fit), and",
-        "reports the one-sigma uncertainty from the Gauss-Newton covariance.",
+        "refines with nb_core.refine.fit (spot positions, then Levenberg-Marquardt on the spot",
+        "pixels) and reports the one-sigma uncertainty from the Gauss-Newton covariance.",
         "",
         "| scenario | what is perturbed | iterations | time (s) | result |",
         "| --- | --- | --- | --- | --- |",
