@@ -30,7 +30,12 @@ from nb_core.options import Quirks
 from nb_core.params import Experiment, Params, Static
 from nb_core.resolve._beam import resolve_beam, resolve_sources
 from nb_core.resolve._conventions import beam_vector_for, convention_vectors
-from nb_core.resolve._crystal import require_crystal, resolve_crystal, resolve_lattice
+from nb_core.resolve._crystal import (
+    phi_sources,
+    require_crystal,
+    resolve_crystal,
+    resolve_lattice,
+)
 from nb_core.resolve._detector import frame_report, resolve_detector
 from nb_core.resolve._inputs import Inputs, load_inputs
 from nb_core.resolve._report import (
@@ -72,6 +77,7 @@ __all__ = [
     "convention_vectors",
     "frame_report",
     "load_inputs",
+    "phi_sources",
     "resolve",
     "resolve_beam",
     "resolve_crystal",

@@ -25,7 +25,7 @@ from nb_core.rng import CRandom, Seed, mosaic_draws
 from nb_core.settings import Settings, clock_seed
 from nb_core.units import RTD
 
-__all__ = ["require_crystal", "resolve_crystal", "resolve_lattice"]
+__all__ = ["phi_sources", "require_crystal", "resolve_crystal", "resolve_lattice"]
 
 
 def require_crystal(settings: Settings) -> None:
@@ -80,8 +80,11 @@ def misset_angles(
     return [0.0, 0.0, 0.0], ()
 
 
-def _phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Which step's rotation each phi step uses, given the C program's ``phi != 0`` test.
+
+    Args:
+        phis: The spindle angle of each phi step (rad).
 
     Returns:
         ``(steady, first)``: for later loops and for the very first loop of a run.
@@ -156,7 +159,7 @@ def resolve_crystal(
         fudge=s.fudge,
     )
     phis = tuple(sampling.phi0 + sampling.phistep * tic for tic in range(sampling.phisteps))
-    phi_source, phi_source_first = _phi_sources(list(phis))
+    phi_source, phi_source_first = phi_sources(list(phis))
     static = dict(
         user_cell=s.user_cell,
         has_matrix=has_matrix,

@@ -1,0 +1,91 @@
+"""One image of a data set from another's resolved experiment, when only its angles differ.
+
+A rotation series changes nothing but the spindle start from one frame to the next, and
+stills at random orientations nothing but the missetting angles. Resolving again would give
+the same experiment with those values replaced, so :func:`reoriented` replaces them directly:
+the ``phi0`` and ``misset`` tensors, the phi-step map of the phi0 quirk (which depends on
+which steps land exactly on 0), the report values and a fresh copy of the random-number state.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import torch
+
+from nb_core.params import Experiment
+from nb_core.resolve import phi_sources, resolve_lattice
+from nb_core.rng import CRandom
+from nb_core.settings import Settings
+from nb_core.units import RTD
+
+__all__ = ["frame_phi", "reoriented"]
+
+
+def frame_phi(phi_deg: float, osc_deg: float, number: int) -> float:
+    """The spindle start of frame ``number`` of a rotation series (deg).
+
+    Frame 1 starts at ``phi_deg`` and each frame advances by one oscillation, so a frame's
+    angle depends only on its number (a series split into parts gives the same frames).
+
+    Args:
+        phi_deg: Spindle start of frame 1 (deg).
+        osc_deg: Oscillation range of one frame (deg).
+        number: The frame number (1 for the first).
+
+    Returns:
+        The frame's ``-phi`` value (deg).
+    """
+    return phi_deg + (number - 1) * osc_deg
+
+
+def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
+    """``value`` made in float64, then cast to ``like``'s dtype and device (as resolve does)."""
+    return torch.tensor(value, dtype=torch.float64).to(dtype=like.dtype, device=like.device)
+
+
+def reoriented(
+    experiment: Experiment,
+    settings: Settings,
+    rng: CRandom,
+    *,
+    phi_deg: float | None = None,
+    misset_deg: tuple[float, float, float] | None = None,
+) -> Experiment:
+    """The experiment that resolving ``settings`` with another ``-phi`` or ``-misset`` gives.
+
+    Args:
+        experiment: A resolved experiment.
+        settings: The settings it was resolved from, with the new angles (for the report).
+        rng: The random-number state after resolving (copied: the noise image draws from it).
+        phi_deg: The new spindle start (deg); None keeps it.
+        misset_deg: The new missetting rotations about x, y, z (deg); None keeps them.
+
+    Returns:
+        The experiment with those values, equal to a fresh resolve of the new settings.
+    """
+    params, static, report = experiment.params, experiment.static, experiment.report
+    changes: dict[str, torch.Tensor] = {}
+    if phi_deg is not None:
+        phi0 = phi_deg / RTD
+        sampling = replace(report.sampling, phi0=phi0)
+        phis = tuple(phi0 + sampling.phistep * tic for tic in range(sampling.phisteps))
+        steady, first = phi_sources(list(phis))
+        static = replace(static, phi_source=steady, phi_source_first=first)
+        report = replace(report, sampling=sampling, crystal=replace(report.crystal, phis=phis))
+        changes["phi0"] = _scalar(phi0, params.phi0)
+    if misset_deg is not None:
+        misset = [x / RTD for x in misset_deg]
+        changes["misset"] = torch.tensor(misset, dtype=torch.float64).to(
+            dtype=params.misset.dtype, device=params.misset.device
+        )
+        angles = (misset[0], misset[1], misset[2])
+        report = replace(report, crystal=replace(report.crystal, misset=angles))
+    params = params.replace(**changes)
+    if misset_deg is not None:
+        lattice = resolve_lattice(
+            settings, params.to(dtype=torch.float64), static, list(report.beam.sample_size)
+        )
+        report = replace(report, lattice=lattice)
+    return Experiment(params=params, static=static, report=report, rng=copy.deepcopy(rng))
