@@ -203,6 +203,7 @@ def _derived(run: _Run, parsed: ParsedArgs) -> Prepared | None:
     experiment = reoriented(
         base.prepared.experiment,
         b,
+        base.prepared.inputs,
         base.rng,
         phi_deg=b.phi_deg if b.phi_deg != a.phi_deg else None,
         misset_deg=b.misset_deg if b.misset_deg != a.misset_deg else None,

@@ -16,6 +16,7 @@ from nb_core.datasets._frames import frame_phi, reoriented
 from nb_core.datasets._manifest import (
     MANIFEST_COLUMNS,
     ImageRecord,
+    check_parquet,
     image_record,
     manifest_csv,
     manifest_parquet,
@@ -37,6 +38,7 @@ __all__ = [
     "ShotParameters",
     "ShotVariation",
     "Spectrum",
+    "check_parquet",
     "differing_fields",
     "frame_phi",
     "image_name",

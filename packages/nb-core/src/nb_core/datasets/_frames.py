@@ -15,7 +15,14 @@ from dataclasses import replace
 import torch
 
 from nb_core.params import Experiment
-from nb_core.resolve import phi_sources, resolve_lattice
+from nb_core.resolve import (
+    Inputs,
+    LatticeReport,
+    crystal_params,
+    phi_sources,
+    resolve_lattice,
+)
+from nb_core.resolve._report import float64_tensor
 from nb_core.rng import CRandom
 from nb_core.settings import Settings
 from nb_core.units import RTD
@@ -45,25 +52,39 @@ def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.float64).to(dtype=like.dtype, device=like.device)
 
 
+def _lattice(
+    experiment: Experiment, settings: Settings, inputs: Inputs, misset: list[float]
+) -> LatticeReport:
+    """The lattice report a fresh resolve of ``settings`` gives (float64, as resolve does)."""
+    report = experiment.report
+    params = experiment.params.to(dtype=torch.float64, device="cpu")
+    crystal = crystal_params(settings, inputs, report.beam.wavelength, misset)
+    params = params.replace(**crystal)
+    return resolve_lattice(settings, params, experiment.static, list(report.beam.sample_size))
+
+
 def reoriented(
     experiment: Experiment,
     settings: Settings,
+    inputs: Inputs,
     rng: CRandom,
     *,
     phi_deg: float | None = None,
     misset_deg: tuple[float, float, float] | None = None,
 ) -> Experiment:
-    """The experiment that resolving ``settings`` with another ``-phi`` or ``-misset`` gives.
+    """The experiment that resolving ``settings`` gives, when only ``-phi`` or ``-misset`` moved.
 
     Args:
         experiment: A resolved experiment.
-        settings: The settings it was resolved from, with the new angles (for the report).
+        settings: The new settings: ``experiment``'s but for ``-phi`` and the ``-misset``
+            angles (and outputs).
+        inputs: The files read for ``experiment`` (the orientation matrix).
         rng: The random-number state after resolving (copied: the noise image draws from it).
         phi_deg: The new spindle start (deg); None keeps it.
         misset_deg: The new missetting rotations about x, y, z (deg); None keeps them.
 
     Returns:
-        The experiment with those values, equal to a fresh resolve of the new settings.
+        The experiment with those values, equal to a fresh resolve of ``settings``.
     """
     params, static, report = experiment.params, experiment.static, experiment.report
     changes: dict[str, torch.Tensor] = {}
@@ -77,15 +98,12 @@ def reoriented(
         changes["phi0"] = _scalar(phi0, params.phi0)
     if misset_deg is not None:
         misset = [x / RTD for x in misset_deg]
-        changes["misset"] = torch.tensor(misset, dtype=torch.float64).to(
+        crystal = replace(report.crystal, misset=(misset[0], misset[1], misset[2]))
+        lattice = _lattice(experiment, settings, inputs, misset)
+        report = replace(report, crystal=crystal, lattice=lattice)
+        changes["misset"] = float64_tensor(misset).to(
             dtype=params.misset.dtype, device=params.misset.device
         )
-        angles = (misset[0], misset[1], misset[2])
-        report = replace(report, crystal=replace(report.crystal, misset=angles))
-    params = params.replace(**changes)
-    if misset_deg is not None:
-        lattice = resolve_lattice(
-            settings, params.to(dtype=torch.float64), static, list(report.beam.sample_size)
-        )
-        report = replace(report, lattice=lattice)
-    return Experiment(params=params, static=static, report=report, rng=copy.deepcopy(rng))
+    return Experiment(
+        params=params.replace(**changes), static=static, report=report, rng=copy.deepcopy(rng)
+    )

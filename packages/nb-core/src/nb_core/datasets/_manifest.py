@@ -8,14 +8,19 @@ import shlex
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from nb_core.crystal.lattice import crystal_basis
 from nb_core.errors import InputError
 from nb_core.params import Experiment
 from nb_core.units import RTD
 
-__all__ = ["MANIFEST_COLUMNS", "ImageRecord", "image_record", "manifest_csv", "manifest_parquet"]
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "ImageRecord",
+    "check_parquet",
+    "image_record",
+    "manifest_csv",
+    "manifest_parquet",
+]
 
 Vec3 = tuple[float, float, float]
 
@@ -33,7 +38,8 @@ class ImageRecord:
         osc_deg: Oscillation range (deg).
         misset_deg: Missetting rotations about x, y, z (deg).
         amatrix: ``(3, 3)`` as nested tuples: the orientation as a MOSFLM ``A`` matrix, rows
-            a*, b*, c* (Å⁻¹) times the wavelength (Å) at phi = 0: what ``-mat`` reads
+            a*, b*, c* (Å⁻¹: the dual of the real-space cell the render uses at phi = 0, in
+            float64) times the wavelength (Å): what ``-mat`` reads
             (:func:`nb_core.io.matrix_text` writes it).
         mosaic_deg: Mosaic spread (deg).
         n_cells: Unit cells along a, b, c.
@@ -85,8 +91,10 @@ def image_record(
         The record.
     """
     report = experiment.report
-    params64 = experiment.params.to(dtype=torch.float64)
-    reciprocal = crystal_basis(params64, experiment.static).reciprocal.detach().cpu().numpy()
+    # The dual of the real-space vectors the render uses: a -mat file of it gives them back
+    # (the C program's own reciprocal vectors of a -cell can differ from it by ~1e-5).
+    real_A = np.asarray(report.lattice.real, dtype=np.float64) * 1e10
+    reciprocal = np.linalg.inv(real_A).T
     wavelength_A = report.beam.wavelength * 1e10
     mx, my, mz = (float(x) * RTD for x in report.crystal.misset)
     return ImageRecord(
@@ -166,6 +174,23 @@ def manifest_csv(records: list[ImageRecord]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def check_parquet(path: str) -> None:
+    """Refuse, before any work, a Parquet manifest without pyarrow.
+
+    Args:
+        path: The manifest file (named in the error).
+
+    Raises:
+        InputError: pyarrow is not installed (the ``parquet`` extra of nb-core).
+    """
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise InputError(
+            "writing Parquet needs pyarrow: pip install 'nb-core[parquet]' (or name a .csv)", path
+        ) from None
+
+
 def manifest_parquet(records: list[ImageRecord], path: str) -> bytes:
     """The manifest as a Parquet file (needs pyarrow: the ``parquet`` extra of nb-core).
 
@@ -179,13 +204,10 @@ def manifest_parquet(records: list[ImageRecord], path: str) -> bytes:
     Raises:
         InputError: pyarrow is not installed.
     """
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError(
-            "writing Parquet needs pyarrow: pip install 'nb-core[parquet]' (or name a .csv)", path
-        ) from None
+    check_parquet(path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     rows = [_values(r) for r in sorted(records, key=lambda r: r.number)]
     columns = {name: [row[i] for row in rows] for i, name in enumerate(MANIFEST_COLUMNS)}
     sink = pa.BufferOutputStream()

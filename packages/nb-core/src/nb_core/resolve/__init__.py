@@ -31,6 +31,7 @@ from nb_core.params import Experiment, Params, Static
 from nb_core.resolve._beam import resolve_beam, resolve_sources
 from nb_core.resolve._conventions import beam_vector_for, convention_vectors
 from nb_core.resolve._crystal import (
+    crystal_params,
     phi_sources,
     require_crystal,
     resolve_crystal,
@@ -75,6 +76,7 @@ __all__ = [
     "StructureFactorReport",
     "beam_vector_for",
     "convention_vectors",
+    "crystal_params",
     "frame_report",
     "load_inputs",
     "phi_sources",
