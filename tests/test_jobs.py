@@ -61,9 +61,11 @@ def test_each_line_is_a_separate_run(tmp_path: Path) -> None:
         ]
     )
     # Image k seeds its noise with SEED + k - 1 unless its line gives a seed.
-    own = [["-distance", "90", "-misset", "10", "0", "0", "-seed", "5"],
-           ["-distance", "100", "-misset", "0", "20", "0", "-seed", "99"],
-           ["-distance", "110", "-misset", "0", "0", "30", "-seed", "7"]]
+    own = [
+        ["-distance", "90", "-misset", "10", "0", "0", "-seed", "5"],
+        ["-distance", "100", "-misset", "0", "20", "0", "-seed", "99"],
+        ["-distance", "110", "-misset", "0", "0", "30", "-seed", "7"],
+    ]
     tol = TOLERANCE["float64"]
     for number, flags in enumerate(own, start=1):
         alone = tmp_path / f"alone{number}"
@@ -98,7 +100,11 @@ def test_a_table_gives_the_same_images_as_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "name", "message"),
     [
-        ("-distance 90\n-distanse 80\n", "jobs.txt", "nb: error: jobs.txt: line 2: -distanse: unknown flag"),
+        (
+            "-distance 90\n-distanse 80\n",
+            "jobs.txt",
+            "nb: error: jobs.txt: line 2: -distanse: unknown flag",
+        ),
         ("-distance 90 'open\n", "jobs.txt", "nb: error: jobs.txt: line 1: No closing quotation"),
         ("distanse\n90\n", "jobs.csv", "nb: error: jobs.csv: column 'distanse' is not a flag"),
         ("nonoise\nmaybe\n", "jobs.csv", "nb: error: jobs.csv: line 2: -nonoise takes yes or no"),
@@ -164,7 +170,8 @@ def test_a_killed_batch_resumes_and_leaves_no_partial_image(tmp_path: Path) -> N
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert [p for p in work.iterdir() if p.name.startswith(".")] != []
-    assert (work / "floatimage_00005.bin").exists() and not (work / "intimage_00005.img").exists()
+    assert (work / "floatimage_00005.bin").exists()
+    assert not (work / "intimage_00005.img").exists()
     recover_outputs(work)  # what the next run does first: finish the dead run's commit
     assert [p for p in work.iterdir() if p.name.startswith(".")] == []
     whole = []
@@ -184,7 +191,9 @@ def test_a_killed_batch_resumes_and_leaves_no_partial_image(tmp_path: Path) -> N
     assert [p for p in work.iterdir() if p.name.startswith(".")] == []
 
 
-def test_resume_renders_only_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_renders_only_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "jobs.txt").write_text("-misset 1 0 0\n-misset 2 0 0\n-misset 3 0 0\n")
     flags = ["jobs", "jobs.txt", "--resume", *KILL_FLAGS]
     flags.remove("-quiet")

@@ -68,7 +68,8 @@ def frame_files(folder: Path, number: int) -> tuple[np.ndarray, Path, Path]:
 def test_a_series_writes_every_frame_under_its_template(series_folder: Path) -> None:
     names = sorted(p.name for p in series_folder.iterdir())
     assert len(names) == 150
-    assert names[0] == "floatimage_00001.bin" and names[-1] == "noiseimage_00050.img"
+    assert names[0] == "floatimage_00001.bin"
+    assert names[-1] == "noiseimage_00050.img"
     assert [p for p in names if p.startswith(".")] == []
 
 
@@ -133,7 +134,8 @@ def test_hash_templates_and_a_manifest(tmp_path: Path) -> None:
     argv = [*BASE, "-intfile", "lyso_###.img", "-floatfile", "raw/lyso_#.bin"]
     (tmp_path / "raw").mkdir()
     run_main(tmp_path, ["series", "--frames", "12", "--manifest", "frames.csv", *argv])
-    assert (tmp_path / "lyso_012.img").is_file() and (tmp_path / "raw" / "lyso_12.bin").is_file()
+    assert (tmp_path / "lyso_012.img").is_file()
+    assert (tmp_path / "raw" / "lyso_12.bin").is_file()
     rows = (tmp_path / "frames.csv").read_text().splitlines()
     assert len(rows) == 13
     header = rows[0].split(",")
@@ -146,8 +148,10 @@ def test_hash_templates_and_a_manifest(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--frames", "3", "-cell", "100", "100", "100", "90", "90", "90", "-default_F", "1"],
-         "nb: error: -osc: a series needs the oscillation of one frame"),
+        (
+            ["--frames", "3", "-cell", "100", "100", "100", "90", "90", "90", "-default_F", "1"],
+            "nb: error: -osc: a series needs the oscillation of one frame",
+        ),
         (["--frames", "0", *BASE], "nb: error: --frames: expected at least 1 frame"),
         (["--frames", "2", "--batch", "0", *BASE], "nb: error: --batch: expected at least 1"),
         (["--frames", "2", *BASE, "-distance", "-5"], "nb: error: image 1: -distance"),

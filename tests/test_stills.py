@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from nb_cli import main
-from nb_core.datasets import shot_parameters, shot_rotation
-from nb_core.datasets import ShotVariation
+from nb_core.datasets import ShotVariation, shot_parameters, shot_rotation
 from nb_core.geometry.rotations import rotation_matrix_xyz
 from nb_core.io import read_float_image, read_smv
 from nb_parity.tolerances import TOLERANCE
@@ -91,12 +90,15 @@ def test_variations_stay_in_their_ranges(varied: Path) -> None:
     cells = [float(r["Na"]) for r in rows]
     wavelengths = {float(r["lambda_A"]) for r in rows}
     fluences = [float(r["fluence"]) for r in rows]
-    assert all(0.05 <= m <= 0.3 for m in mosaic) and len(set(mosaic)) == 6
+    assert all(0.05 <= m <= 0.3 for m in mosaic)
+    assert len(set(mosaic)) == 6
     assert all(c in (3.0, 4.0, 5.0, 6.0) for c in cells)
     assert all(float(r["Na"]) == float(r["Nb"]) == float(r["Nc"]) for r in rows)
-    assert wavelengths <= {0.9, 1.0} and len(wavelengths) >= 1
+    assert wavelengths <= {0.9, 1.0}
+    assert len(wavelengths) >= 1
     # -flux 1e12 over the default 1 s and 0.1 mm beam: 1e20 photons/m^2, times a log-normal.
-    assert len(set(fluences)) == 6 and all(1e19 < f < 1e21 for f in fluences)
+    assert len(set(fluences)) == 6
+    assert all(1e19 < f < 1e21 for f in fluences)
     for row in rows:
         argv = shlex.split(row["argv"])
         given = float(argv[argv.index("-mosaic", len(FLAGS)) + 1])
@@ -130,14 +132,20 @@ def test_orientations_are_uniform_on_so3() -> None:
     cdf = (angles - np.sin(angles)) / math.pi
     ks = np.max(np.abs(cdf - np.arange(1, n + 1) / n))
     assert ks < 1.63 / math.sqrt(n)  # Kolmogorov-Smirnov at the 1% level
-    np.testing.assert_allclose(np.einsum("nij,nkj->nik", rotations, rotations)[:5], np.eye(3)[None].repeat(5, 0), atol=1e-12)
+    np.testing.assert_allclose(
+        np.einsum("nij,nkj->nik", rotations, rotations)[:5],
+        np.eye(3)[None].repeat(5, 0),
+        atol=1e-12,
+    )
 
 
 def test_misset_angles_give_the_drawn_rotation() -> None:
     for number in range(20):
         shot = shot_parameters(3, number, ShotVariation())
         angles = torch.tensor(shot.misset_deg, dtype=torch.float64) / (180 / math.pi)
-        np.testing.assert_allclose(rotation_matrix_xyz(angles).numpy(), shot_rotation(3, number), atol=1e-12)
+        np.testing.assert_allclose(
+            rotation_matrix_xyz(angles).numpy(), shot_rotation(3, number), atol=1e-12
+        )
 
 
 def test_a_shot_depends_only_on_its_number(tmp_path: Path) -> None:
@@ -172,11 +180,20 @@ def test_a_parquet_manifest_without_pyarrow_is_refused_before_any_work(
     ("options", "message"),
     [
         (["--shots", "0"], "nb: error: --shots: expected at least 1 shot"),
-        (["--shots", "2", "--mosaic-range", "0.3:0.1"], "nb: error: --mosaic-range: expected LOW:HIGH with 0 <= LOW <= HIGH"),
-        (["--shots", "2", "--cells-range", "0:4"], "nb: error: --cells-range: expected at least 1 unit cell"),
+        (
+            ["--shots", "2", "--mosaic-range", "0.3:0.1"],
+            "nb: error: --mosaic-range: expected LOW:HIGH with 0 <= LOW <= HIGH",
+        ),
+        (
+            ["--shots", "2", "--cells-range", "0:4"],
+            "nb: error: --cells-range: expected at least 1 unit cell",
+        ),
         (["--shots", "2", "--shot-seed", "-1"], "nb: error: --shot-seed: expected a seed >= 0"),
         (["--shots", "2", "--flux-sigma", "-1"], "nb: error: --flux-sigma: expected a spread >= 0"),
-        (["--shots", "2", "--spectrum", "bad.txt"], "nb: error: bad.txt: line 2: expected 'wavelength(A) weight'"),
+        (
+            ["--shots", "2", "--spectrum", "bad.txt"],
+            "nb: error: bad.txt: line 2: expected 'wavelength(A) weight'",
+        ),
     ],
 )
 def test_bad_stills_input_is_one_line_and_writes_nothing(

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from nb_cli.flags import ParsedArgs, parse_args
@@ -40,7 +41,7 @@ from nb_cli.simulate import (
     write_outputs,
 )
 from nb_cli.summary import BANNER, decision_lines, resolution_lines
-from nb_core.datasets import ImageRecord, image_record, reoriented, render_many
+from nb_core.datasets import ImageRecord, image_record, render_many, reoriented
 from nb_core.errors import InputError
 from nb_core.io import matrix_text, recover_outputs
 from nb_core.render import solid_angle_total
@@ -286,8 +287,8 @@ def _enqueue(run: _Run, job: ImageJob, position: int) -> None:
     run.queue.append(_Queued(job, position, prepared, record, extra))
 
 
-def _amatrix(record: ImageRecord) -> list[list[float]]:
-    return [list(row) for row in record.amatrix]
+def _amatrix(record: ImageRecord) -> np.ndarray:
+    return np.asarray(record.amatrix, dtype=np.float64)
 
 
 def _same_batch(run: _Run, first: _Queued, prepared: Prepared, position: int) -> bool:

@@ -17,6 +17,7 @@ client's current folder). Dask is an optional extra: ``pip install 'nb-cli[dask]
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -39,9 +40,7 @@ def _distributed(option: str) -> Any:
     try:
         import distributed
     except ImportError:
-        raise InputError(
-            "needs Dask distributed: pip install 'nb-cli[dask]'", option
-        ) from None
+        raise InputError("needs Dask distributed: pip install 'nb-cli[dask]'", option) from None
     return distributed
 
 
@@ -128,10 +127,8 @@ def render_chunk(
     if threads is not None:
         torch.set_num_threads(threads)
     keep_freed_memory()
-    try:
+    with contextlib.suppress(ValueError, RuntimeError):  # not in a worker: a local client
         _worker_gpu()
-    except (ValueError, RuntimeError):  # not inside a worker (a synchronous client)
-        pass
     done: list[tuple[ImageRecord, bool]] = []
     render_jobs(
         jobs,

@@ -60,8 +60,13 @@ def _progress(label: str, total: int, show: bool) -> Iterator[Callable[[ImageRec
 
         yield line
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn(f"{label}s"),
@@ -132,11 +137,10 @@ def run_dataset(jobs: Sequence[ImageJob], options: DatasetOptions) -> int:
         else:
             from nb_cli.cluster import dask_client, render_on_cluster
 
-            threads = _threads(options.workers) if options.scheduler is None else None
+            local = options.scheduler is None
+            threads = _threads(options.workers or 1) if local else None
             with dask_client(options.scheduler, options.workers) as client:
-                records = render_on_cluster(
-                    client, jobs, batch, on_image=on_image, threads=threads
-                )
+                records = render_on_cluster(client, jobs, batch, on_image=on_image, threads=threads)
     if manifest is not None:
         _write_manifest(manifest, records)
     say(f"{options.label}s: {rendered} rendered, {len(records) - rendered} already written")

@@ -54,7 +54,9 @@ def _table_lines(path: Path, lines: list[str]) -> list[tuple[int, list[str]]]:
             value = cell.strip()
             if not flag.values:
                 if value.lower() not in _TRUE | _FALSE:
-                    raise InputError(f"line {number}: {flag.name} takes yes or no, got {value!r}", path)
+                    raise InputError(
+                        f"line {number}: {flag.name} takes yes or no, got {value!r}", path
+                    )
                 tokens += [flag.name] if value.lower() in _TRUE else []
             elif value:
                 tokens += [flag.name, *value.split()]
@@ -118,6 +120,8 @@ def read_jobs(path: str | Path, common: Sequence[str] = ()) -> list[ImageJob]:
             raise InputError(f"line {line}: {exc}", path) from None
         given = given_flags(own)
         seed = [] if "-seed" in given else ["-seed", str(image_seed(first_seed, number))]
-        names = output_flags(argv, parsed, number, width, own=[f for f in given if f in OUTPUT_FLAGS])
+        names = output_flags(
+            argv, parsed, number, width, own=[f for f in given if f in OUTPUT_FLAGS]
+        )
         jobs.append(ImageJob(number, (*argv, *seed, *names)))
     return jobs

@@ -184,7 +184,7 @@ def check_parquet(path: str) -> None:
         InputError: pyarrow is not installed (the ``parquet`` extra of nb-core).
     """
     try:
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow.parquet  # noqa: F401  # pyright: ignore[reportMissingImports]
     except ImportError:
         raise InputError(
             "writing Parquet needs pyarrow: pip install 'nb-core[parquet]' (or name a .csv)", path
@@ -205,8 +205,8 @@ def manifest_parquet(records: list[ImageRecord], path: str) -> bytes:
         InputError: pyarrow is not installed.
     """
     check_parquet(path)
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow as pa  # pyright: ignore[reportMissingImports]
+    import pyarrow.parquet as pq  # pyright: ignore[reportMissingImports]
 
     rows = [_values(r) for r in sorted(records, key=lambda r: r.number)]
     columns = {name: [row[i] for row in rows] for i, name in enumerate(MANIFEST_COLUMNS)}

@@ -177,7 +177,9 @@ def read_spectrum(path: str | Path) -> Spectrum:
             continue
         tokens = body.split()
         if len(tokens) != 2 or not all(is_decimal(t) for t in tokens):
-            raise InputError(f"line {number}: expected 'wavelength(A) weight', got {show(body)}", path)
+            raise InputError(
+                f"line {number}: expected 'wavelength(A) weight', got {show(body)}", path
+            )
         wavelength, weight = float(tokens[0]), float(tokens[1])
         if not (math.isfinite(wavelength) and wavelength > 0.0):
             raise InputError(f"line {number}: wavelength {tokens[0]} must be positive (A)", path)
