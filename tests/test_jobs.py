@@ -109,6 +109,11 @@ def test_a_table_gives_the_same_images_as_lines(tmp_path: Path) -> None:
         ("distanse\n90\n", "jobs.csv", "nb: error: jobs.csv: column 'distanse' is not a flag"),
         ("nonoise\nmaybe\n", "jobs.csv", "nb: error: jobs.csv: line 2: -nonoise takes yes or no"),
         ("# nothing\n", "jobs.txt", "nb: error: jobs.txt: holds no jobs"),
+        (
+            "-intfile x.img\n-intfile x.img\n",
+            "jobs.txt",
+            "nb: error: images 1 and 2 would both write x.img",
+        ),
     ],
 )
 def test_a_bad_jobs_file_is_one_line_and_writes_nothing(

@@ -258,7 +258,7 @@ def _image_files(prepared: Prepared, job: ImageJob) -> tuple[list[Path], list[Pa
 
 def _finished(run: _Run, files: list[Path]) -> bool:
     """Whether every file exists (after finishing any commit a killed run left)."""
-    for folder in {p.parent for p in files}:
+    for folder in {Path(os.path.realpath(p.parent)) for p in files}:
         if folder not in run.recovered and folder.is_dir():
             recover_outputs(folder)
             run.recovered.add(folder)
@@ -357,6 +357,7 @@ def _flush(run: _Run) -> None:
             say=say,
             catch_signals=run.options.catch_signals,
             extra=item.extra,
+            recovered=run.recovered,
         )
         _done(run, item.record, rendered=True)
 

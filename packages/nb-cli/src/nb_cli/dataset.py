@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nb_cli.batch import BatchOptions, ImageJob, render_jobs
-from nb_cli.per_image import given_flags
+from nb_cli.per_image import check_distinct_files, given_flags
 from nb_core.datasets import ImageRecord, check_parquet, manifest_csv, manifest_parquet
 from nb_core.errors import InputError
 from nb_core.io import check_outputs, write_output
@@ -110,6 +110,7 @@ def run_dataset(jobs: Sequence[ImageJob], options: DatasetOptions) -> int:
         raise InputError(f"expected at least 1, got {options.batch}", "--batch")
     if options.workers is not None and options.workers < 1:
         raise InputError(f"expected at least 1, got {options.workers}", "--workers")
+    check_distinct_files([(job.number, job.argv, job.matfile) for job in jobs])
     manifest = None
     if options.manifest is not None:
         outdir = given_flags(jobs[0].argv).get("-outdir", ["."])[0]

@@ -10,7 +10,9 @@ section that takes a file is templated, together with the default outputs the fl
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from nb_cli.flags import FLAG_BY_NAME, INT_MAX, INT_MIN, ParsedArgs
 from nb_cli.flags._table import OUTPUTS
@@ -18,7 +20,14 @@ from nb_cli.flags._values import consume_values
 from nb_core.datasets import image_name
 from nb_core.errors import InputError
 
-__all__ = ["OUTPUT_FLAGS", "given_flags", "image_seed", "output_flags", "series_seed"]
+__all__ = [
+    "OUTPUT_FLAGS",
+    "check_distinct_files",
+    "given_flags",
+    "image_seed",
+    "output_flags",
+    "series_seed",
+]
 
 #: The flags that name an image file (the Outputs section's file flags).
 OUTPUT_FLAGS = tuple(
@@ -97,3 +106,29 @@ def image_seed(first_seed: int, number: int) -> int:
     if not INT_MIN <= seed <= INT_MAX:
         raise InputError(f"image {number} would get seed {seed}, outside the int range", "-seed")
     return seed
+
+
+def check_distinct_files(images: Sequence[tuple[int, Sequence[str], str | None]]) -> None:
+    """Refuse, before any work, two images that would write the same file.
+
+    Args:
+        images: ``(number, argv, matfile)`` of each image: its flags name its files (the last
+            value of each output flag, inside ``-outdir``), plus an orientation file.
+
+    Raises:
+        InputError: The first file two images name, with both numbers.
+    """
+    owner: dict[str, int] = {}
+    for number, argv, matfile in images:
+        given = given_flags(argv)
+        folder = Path(given.get("-outdir", ["."])[0])
+        names = [values[0] for flag, values in given.items() if flag in OUTPUT_FLAGS]
+        names += [matfile] if matfile is not None else []
+        for name in names:
+            key = os.path.realpath(folder / name)
+            if key in owner and owner[key] != number:
+                raise InputError(
+                    f"images {owner[key]} and {number} would both write {folder / name}; "
+                    "give each image its own name (a # in it becomes the image number)"
+                )
+            owner[key] = number

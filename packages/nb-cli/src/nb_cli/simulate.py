@@ -405,6 +405,7 @@ def write_outputs(
     say: Printer = print,
     catch_signals: bool = False,
     extra: Sequence[tuple[Path, bytes]] = (),
+    recovered: set[Path] | None = None,
 ) -> list[Path]:
     """Write the outputs of a rendered run as one set (the folder is created if missing).
 
@@ -415,6 +416,7 @@ def write_outputs(
         say: Where console lines go.
         catch_signals: Abort cleanly on SIGINT, SIGTERM and SIGHUP while writing.
         extra: More ``(path, contents)`` files of the same set, written after the others.
+        recovered: Folders already tidied after killed runs (see :class:`OutputSet`).
 
     Returns:
         The files written, in order.
@@ -426,7 +428,7 @@ def write_outputs(
     check_image_finite(image, prepared.parsed.settings)
     made = _make_folder(prepared.workdir)
     try:
-        with OutputSet(catch_signals=catch_signals) as outputs:
+        with OutputSet(catch_signals=catch_signals, recovered=recovered) as outputs:
             _write_outputs(prepared, image, solid, outputs, say)
             for path, data in extra:
                 outputs.add(path, data)
