@@ -213,7 +213,7 @@ def write_report(results: list[Result], threads: int, out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--frames", type=int, default=100, help="frames of the cubic series")
     parser.add_argument("--pilatus-frames", type=int, default=20)
     parser.add_argument("--stills", type=int, default=1000, help="shots of the stills case")
