@@ -14,9 +14,10 @@ Every time is a whole process (or a whole shell loop), timed from outside with t
   Dask cluster of 1 and 2 worker processes (``--workers``), against a shell loop of N C runs
   and (extrapolated from a sample) N separate ``nb simulate`` processes.
 
-nb is warmed up once per series case first (a series of 2 frames, in a kernel cache of this
-run's own: a long series renders through the compiled kernel, whose first build is that
-warm-up's time, reported apart as "cold"). The first and last frames are compared with the
+nb is warmed up once per series case first (2 frames with ``-compile on``, in a kernel cache of
+this run's own: a long series renders through the compiled kernel, whose first build is that
+warm-up's time, reported apart as "cold"; frame 1 at phi = 0 has a kernel of its own, the
+phi0 quirk). The first and last frames are compared with the
 C program's (relative L2 of the float images). Writes ``reports/benchmarks/datasets.md`` and
 ``datasets.json``; the load average before and after each case is reported with it.
 """
@@ -120,7 +121,8 @@ def series_case(
             for path in inputs:
                 shutil.copy(path, folder / path.name)
         series = [*NB, "series", "--frames"]
-        result.nb_cold_seconds = _timed([*series, "2", *flags], folders["warm"], env)
+        warm = [*series, "2", *flags, "-compile", "on"]  # builds the kernels a long series uses
+        result.nb_cold_seconds = _timed(warm, folders["warm"], env)
         result.nb_seconds["auto"] = _timed([*series, str(frames), *flags], folders["nb"], env)
         eager = [*series, str(frames), *flags, "-compile", "off"]
         result.nb_seconds["eager"] = _timed(eager, folders["nb_eager"], env)
@@ -181,7 +183,7 @@ def _ratio(c: float | None, nb: float) -> str:
     return f"{c / nb:.2f}" if c is not None and nb > 0 else "-"
 
 
-def write_report(results: list[Result], threads: int, out: Path) -> None:
+def write_report(results: list[Result], threads: int, out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "datasets.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     machine = f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}"
@@ -195,6 +197,8 @@ def write_report(results: list[Result], threads: int, out: Path) -> None:
         " kernel, built once in the warm-up: 'nb cold' is that 2-frame warm-up with an empty"
         " kernel cache); 'eager' is `-compile off`. The load average (1 min) before and after"
         " each case tells how busy the machine was.",
+        "",
+        f"Command: `{command}`",
         "",
         "| case | images | C (s) | nb run | nb (s) | C / nb | nb cold (s) | rel L2 vs C | load |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -245,7 +249,8 @@ def main() -> None:
         workers = [int(w) for w in args.workers.split(",") if w]
         results.append(stills_case(args.stills, workers, args.process_sample, c_bin, args.threads))
         print(results[-1], flush=True)
-    write_report(results, args.threads, args.out)
+    command = shlex.join(["python", "benchmarks/datasets.py", *sys.argv[1:]])
+    write_report(results, args.threads, args.out, command)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,15 @@ def test_a_cluster_without_dask_is_one_line_naming_the_extra(
             err == f"nb: error: {option[0]}: needs Dask distributed: pip install 'nb-cli[dask]'\n"
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_image_on_the_cluster_is_one_line(
+    tmp_path: Path, scheduler: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    address = scheduler.scheduler_address  # type: ignore[attr-defined]
+    argv = [*STILLS, "--scheduler", address, *FLAGS, "-distance", "-5"]
+    assert in_folder(tmp_path, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nb: error: image 1: -distance: "), err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -350,15 +350,18 @@ def _flush(run: _Run) -> None:
             with torch.no_grad():
                 solid = float(solid_angle_total(experiment.params, experiment.static))
         say = first_say if item is queue[0] else _silent
-        write_outputs(
-            item.prepared,
-            image.detach().to("cpu", torch.float32).numpy(),
-            solid,
-            say=say,
-            catch_signals=run.options.catch_signals,
-            extra=item.extra,
-            recovered=run.recovered,
-        )
+        try:
+            write_outputs(
+                item.prepared,
+                image.detach().to("cpu", torch.float32).numpy(),
+                solid,
+                say=say,
+                catch_signals=run.options.catch_signals,
+                extra=item.extra,
+                recovered=run.recovered,
+            )
+        except InputError as exc:
+            raise InputError(f"image {item.job.number}: {exc}") from None
         _done(run, item.record, rendered=True)
 
 
