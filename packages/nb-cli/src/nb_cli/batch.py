@@ -35,9 +35,9 @@ from nb_cli.flags import ParsedArgs, parse_args
 from nb_cli.simulate import (
     Prepared,
     _render,
+    _want_compile,
     output_files,
     prepare,
-    want_compile,
     write_outputs,
 )
 from nb_cli.summary import BANNER, decision_lines, resolution_lines
@@ -237,7 +237,7 @@ def _prepared(run: _Run, job: ImageJob) -> Prepared:
     experiment = prepared.experiment
     choice = str(parsed.nb.get("compile", "auto"))
     device = str(parsed.nb.get("device", "cpu"))
-    compile_ = want_compile(choice, experiment, device, images=max(1, run.options.images))
+    compile_ = _want_compile(choice, experiment, device, images=max(1, run.options.images))
     prepared = dataclasses.replace(prepared, compile=compile_, noise_compiled=True)
     run.base = _Base(parsed=parsed, prepared=prepared, rng=copy.deepcopy(experiment.rng))
     return _fresh_rng(prepared, run.base.rng)

@@ -22,6 +22,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from nb_cli.batch import BatchOptions, ImageJob, render_jobs
 from nb_core.datasets import ImageRecord
 from nb_core.errors import InputError
 
-__all__ = ["chunks", "dask_client", "render_chunk", "render_on_cluster"]
+__all__ = ["ChunkResult", "chunks", "dask_client", "render_chunk", "render_on_cluster"]
 
 #: Images per task, in batches (a chunk is this many batches).
 BATCHES_PER_CHUNK = 2
@@ -107,9 +108,25 @@ def _worker_gpu() -> None:
     torch.cuda.set_device(ordinal % torch.cuda.device_count())
 
 
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a task returns.
+
+    Attributes:
+        images: Each image's record and whether it was rendered (False: skipped by
+            ``resume``), for the images done before any error.
+        error: The one-line message of bad input met by the task (an image's flags, inputs
+            or files), or None; returned rather than raised, so that the worker logs no
+            traceback for a user's mistake.
+    """
+
+    images: list[tuple[ImageRecord, bool]]
+    error: str | None = None
+
+
 def render_chunk(
     jobs: list[ImageJob], options: BatchOptions, threads: int | None = None
-) -> list[tuple[ImageRecord, bool]]:
+) -> ChunkResult:
     """A task: render and write a chunk of images on a worker.
 
     Args:
@@ -118,7 +135,7 @@ def render_chunk(
         threads: Torch threads for the task (None: torch's default).
 
     Returns:
-        Each image's record and whether it was rendered (False: skipped by ``resume``).
+        The images' records, and the message of the bad input that stopped the chunk.
     """
     import torch
 
@@ -130,13 +147,16 @@ def render_chunk(
     with contextlib.suppress(ValueError, RuntimeError):  # not in a worker: a local client
         _worker_gpu()
     done: list[tuple[ImageRecord, bool]] = []
-    render_jobs(
-        jobs,
-        dataclasses.replace(options, catch_signals=False),
-        say=lambda line: None,
-        on_image=lambda record, rendered: done.append((record, rendered)),
-    )
-    return done
+    try:
+        render_jobs(
+            jobs,
+            dataclasses.replace(options, catch_signals=False),
+            say=lambda line: None,
+            on_image=lambda record, rendered: done.append((record, rendered)),
+        )
+    except InputError as exc:
+        return ChunkResult(done, str(exc))
+    return ChunkResult(done)
 
 
 def render_on_cluster(
@@ -173,10 +193,13 @@ def render_on_cluster(
     records: list[ImageRecord] = []
     try:
         for future in distributed.as_completed(futures):
-            for record, rendered in future.result():
+            result = future.result()
+            for record, rendered in result.images:
                 records.append(record)
                 if on_image is not None:
                     on_image(record, rendered)
+            if result.error is not None:
+                raise InputError(result.error)
     except BaseException:
         client.cancel(futures)
         raise

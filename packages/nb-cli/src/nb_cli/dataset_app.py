@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -39,8 +40,11 @@ def _sleeping_thread_waits() -> None:
     A data set's render is thousands of short parallel regions; with spinning waits, threads
     that share their cores with other processes lose most of their time (measured on a busy
     2-core machine: 6.6-27 s a 1024 x 1024 frame spinning, 1.5-2.2 s sleeping). Set before
-    torch is imported (OpenMP reads it once).
+    torch is imported (OpenMP reads it once); a process that has imported torch already is
+    left as it is.
     """
+    if "torch" in sys.modules:
+        return
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 

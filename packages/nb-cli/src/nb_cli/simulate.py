@@ -54,7 +54,6 @@ __all__ = [
     "prepare",
     "run_simulation",
     "smv_header",
-    "want_compile",
     "write_outputs",
 ]
 
@@ -136,7 +135,7 @@ def kernel_cache_dir(say: Printer | None = None, *, note_missing: bool = False) 
     return folder
 
 
-def want_compile(choice: str, experiment: Experiment, device: str, images: int = 1) -> bool:
+def _want_compile(choice: str, experiment: Experiment, device: str, images: int = 1) -> bool:
     """Whether ``-compile CHOICE`` renders through the compiled kernel.
 
     ``auto`` compiles a job of more than :data:`COMPILE_THRESHOLD` lattice evaluations
@@ -248,7 +247,7 @@ def prepare(
         ),
     )
     check_cost(cost, force=force, available=_available_memory())
-    use_compile = want_compile(str(parsed.nb.get("compile", "auto")), experiment, device)
+    use_compile = _want_compile(str(parsed.nb.get("compile", "auto")), experiment, device)
     return Prepared(
         parsed=parsed, inputs=inputs, experiment=experiment, workdir=base, compile=use_compile
     )
