@@ -331,7 +331,7 @@ def _render_queue(queue: list[_Queued], say: Printer) -> list[torch.Tensor]:
         params = [q.prepared.experiment.params for q in queue]
         try:
             images = render_many(params, first.experiment.static)
-        except ValueError:  # a field differs in shape (e.g. another HKL grid)
+        except (ValueError, RuntimeError):  # shapes differ (another HKL grid), or out of memory
             return [_render(q.prepared, None, say) for q in queue]
         return list(images.unbind(0))
 

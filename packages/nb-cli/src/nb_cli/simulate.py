@@ -136,11 +136,7 @@ def kernel_cache_dir(say: Printer | None = None, *, note_missing: bool = False) 
 
 
 def _want_compile(choice: str, experiment: Experiment, device: str, images: int = 1) -> bool:
-    """Whether ``-compile CHOICE`` renders through the compiled kernel.
-
-    ``auto`` compiles a job of more than :data:`COMPILE_THRESHOLD` lattice evaluations
-    (``images`` renders of the experiment together), or one whose kernel is already built.
-    """
+    """Whether ``-compile CHOICE`` compiles ``images`` renders of ``experiment``."""
     if choice not in ("auto", "on", "off"):
         raise InputError(f"expected auto, on or off, got {choice!r}", "-compile")
     if choice != "auto":
