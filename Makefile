@@ -14,7 +14,7 @@ $(STAMP): constraints.txt requirements-dev.txt packages/nb-core/pyproject.toml p
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt \
-		-e packages/nb-core -e packages/nb-cli -e packages/nb-parity
+		-e packages/nb-core -e "packages/nb-cli[dask]" -e packages/nb-parity
 	touch $(STAMP)
 
 # Byte-compile nb's own sources: editable installs are not, and where PYTHONDONTWRITEBYTECODE

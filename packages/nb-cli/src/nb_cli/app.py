@@ -117,6 +117,15 @@ def demo(
     raise typer.Exit(demo_command(outdir, dtype))
 
 
+def _register_datasets() -> None:
+    from nb_cli.dataset_app import register
+
+    register(app)
+
+
+_register_datasets()
+
+
 #: Entry-point group through which other packages (nb-parity) add commands to ``nb``.
 PLUGIN_GROUP = "nb.commands"
 

@@ -60,6 +60,7 @@ __all__ = [
     "prepare",
     "run_simulation",
     "smv_header",
+    "write_outputs",
 ]
 
 Printer = Callable[[str], None]
@@ -75,6 +76,8 @@ class Prepared:
         experiment: The resolved experiment.
         workdir: Folder for relative outputs and the dump file.
         compile: Whether to render with the compiled kernel.
+        noise_compiled: How the noise image's loop runs (see
+            :func:`nb_core.noise.poisson_noise_image`; None: by the image's size).
     """
 
     parsed: ParsedArgs
@@ -82,6 +85,7 @@ class Prepared:
     experiment: Experiment
     workdir: Path
     compile: bool = False
+    noise_compiled: bool | None = None
 
 
 #: Lattice evaluations above which ``-compile auto`` compiles the kernel.
@@ -137,7 +141,8 @@ def kernel_cache_dir(say: Printer | None = None, *, note_missing: bool = False) 
     return folder
 
 
-def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
+def _want_compile(choice: str, experiment: Experiment, device: str, images: int = 1) -> bool:
+    """Whether ``-compile CHOICE`` compiles ``images`` renders of ``experiment``."""
     if choice not in ("auto", "on", "off"):
         raise InputError(f"expected auto, on or off, got {choice!r}", "-compile")
     if choice != "auto":
@@ -145,7 +150,7 @@ def _want_compile(choice: str, experiment: Experiment, device: str) -> bool:
     st = experiment.static
     xmin, xmax, ymin, ymax = st.roi
     pixels = (min(xmax, st.fpixels - 1) - xmin + 1) * (min(ymax, st.spixels - 1) - ymin + 1)
-    work = pixels * st.evaluations_per_pixel
+    work = pixels * st.evaluations_per_pixel * images
     compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
     if work > COMPILE_THRESHOLD and (device != "cpu" or compiler is not None):
         return True
@@ -182,7 +187,11 @@ def _available_memory() -> int:
 
 
 def prepare(
-    argv: Sequence[str], *, workdir: str | Path | None = None, parsed: ParsedArgs | None = None
+    argv: Sequence[str],
+    *,
+    workdir: str | Path | None = None,
+    parsed: ParsedArgs | None = None,
+    inputs: Inputs | None = None,
 ) -> Prepared:
     """Parse and resolve a ``simulate`` command without rendering or writing anything.
 
@@ -191,6 +200,7 @@ def prepare(
         workdir: Folder for relative inputs, outputs and the dump file (default: ``-outdir``
             or the current folder).
         parsed: ``parse_args(argv)`` when the caller has already parsed them.
+        inputs: ``load_inputs`` of the settings when the caller has already read them.
 
     Returns:
         The prepared run.
@@ -211,7 +221,8 @@ def prepare(
     base = Path(workdir if workdir is not None else str(parsed.nb.get("outdir", ".")))
     settings = parsed.settings
     force = bool(parsed.nb.get("force"))
-    inputs = load_inputs(settings, workdir=Path("."))
+    if inputs is None:
+        inputs = load_inputs(settings, workdir=Path("."))
     experiment = resolve(
         settings,
         inputs,
@@ -413,15 +424,49 @@ def run_simulation(
         solid = float(solid_angle_total(exp.params, st))
     seconds = time.perf_counter() - t0
     image = image_t.detach().to("cpu", torch.float32).numpy()
-    check_image_finite(image, s)
+    written = write_outputs(prepared, image, solid, say=say, catch_signals=catch_signals)
+    return SimulationResult(image=image, written=written, seconds=seconds)
+
+
+def write_outputs(
+    prepared: Prepared,
+    image: np.ndarray,
+    solid: float,
+    *,
+    say: Printer = print,
+    catch_signals: bool = False,
+    extra: Sequence[tuple[Path, bytes]] = (),
+    recovered: set[Path] | None = None,
+) -> list[Path]:
+    """Write the outputs of a rendered run as one set (the folder is created if missing).
+
+    Args:
+        prepared: The prepared run.
+        image: ``(S, F)`` float32 image (photons).
+        solid: Solid angle of the rendered pixels (sr), for the statistics line.
+        say: Where console lines go.
+        catch_signals: Abort cleanly on SIGINT, SIGTERM and SIGHUP while writing.
+        extra: More ``(path, contents)`` files of the same set, written after the others.
+        recovered: Folders already tidied after killed runs (see :class:`OutputSet`).
+
+    Returns:
+        The files written, in order.
+
+    Raises:
+        InputError: The image has non-finite pixels, or a file cannot be written; no
+            output was changed.
+    """
+    check_image_finite(image, prepared.parsed.settings)
     made = _make_folder(prepared.workdir)
     try:
-        with OutputSet(catch_signals=catch_signals) as outputs:
+        with OutputSet(catch_signals=catch_signals, recovered=recovered) as outputs:
             _write_outputs(prepared, image, solid, outputs, say)
+            for path, data in extra:
+                outputs.add(path, data)
     except BaseException:
         _remove_empty(made)
         raise
-    return SimulationResult(image=image, written=outputs.written, seconds=seconds)
+    return outputs.written
 
 
 def _make_folder(folder: Path) -> list[Path]:
@@ -475,7 +520,12 @@ def _write_outputs(
     if s.write_noise:
         seed = s.seed if s.seed is not None else clock_seed()
         result = poisson_noise_image(
-            image, seed=-seed, adc_offset=s.adc_offset, roi=st.roi, rng=exp.rng
+            image,
+            seed=-seed,
+            adc_offset=s.adc_offset,
+            roi=st.roi,
+            rng=exp.rng,
+            compiled=prepared.noise_compiled,
         )
         say(f"{result.photons:.0f} photons on noise image ({result.overloads} overloads)")
         say(f"writing {s.noisefile} as 2-byte integers")

@@ -20,6 +20,7 @@ __all__ = [
     "cap_angles",
     "mosaic_rotation_umat",
     "random_misset",
+    "rotation_from_uniforms",
     "umat2misset",
     "uniform_rotation",
 ]
@@ -161,7 +162,21 @@ def uniform_rotation(rng: CRandom, seed: Seed) -> np.ndarray:
     Returns:
         (3, 3) float64 rotation matrix ``U`` with ``new = U @ old``.
     """
-    u1, u2, u3 = rng.ran1(seed), rng.ran1(seed), rng.ran1(seed)
+    return rotation_from_uniforms(rng.ran1(seed), rng.ran1(seed), rng.ran1(seed))
+
+
+def rotation_from_uniforms(u1: float, u2: float, u3: float) -> np.ndarray:
+    """The rotation of Shoemake's unit quaternion of three uniform numbers in [0, 1).
+
+    Args:
+        u1: First uniform number.
+        u2: Second uniform number.
+        u3: Third uniform number.
+
+    Returns:
+        (3, 3) float64 rotation matrix ``U`` with ``new = U @ old``; uniform over SO(3) when
+        the three numbers are independent and uniform.
+    """
     a, b = math.sqrt(1.0 - u1), math.sqrt(u1)
     x, y = a * math.sin(2 * math.pi * u2), a * math.cos(2 * math.pi * u2)
     z, w = b * math.sin(2 * math.pi * u3), b * math.cos(2 * math.pi * u3)

@@ -9,8 +9,9 @@ import numpy as np
 
 from nb_core.errors import InputError
 from nb_core.io._atomic import PathLike, is_decimal, read_input_text, show
+from nb_core.io._outputs import OutputSet, write_output
 
-__all__ = ["read_matrix"]
+__all__ = ["matrix_text", "read_matrix", "write_matrix"]
 
 _SPLIT = re.compile(r"[ \t\r\v\f]+")
 
@@ -60,3 +61,29 @@ def read_matrix(path: PathLike) -> np.ndarray:
         f"{path}: expected 9 numbers (3 lines of 'a*_i b*_i c*_i'), found {len(numbers)}",
         source=path,
     )
+
+
+def matrix_text(reciprocal: np.ndarray) -> str:
+    """A MOSFLM ``A`` matrix file's text (what :func:`read_matrix` and ``-mat`` read).
+
+    Args:
+        reciprocal: ``(3, 3)`` rows a*, b*, c*, wavelength-scaled (Å⁻¹ times the wavelength
+            in Å), as :func:`read_matrix` returns them.
+
+    Returns:
+        Three lines ``a*_i b*_i c*_i`` (i = x, y, z), each number written so that it reads
+        back to the same double.
+    """
+    columns = np.asarray(reciprocal, dtype=np.float64).reshape(3, 3).T
+    return "".join(" ".join(repr(float(v)) for v in row) + "\n" for row in columns)
+
+
+def write_matrix(path: PathLike, reciprocal: np.ndarray, into: OutputSet | None = None) -> None:
+    """Write a MOSFLM ``A`` matrix file (see :func:`matrix_text`).
+
+    Args:
+        path: The file.
+        reciprocal: ``(3, 3)`` rows a*, b*, c*, wavelength-scaled.
+        into: The output set the file belongs to (None: written atomically on its own).
+    """
+    write_output(path, matrix_text(reciprocal).encode("ascii"), into)

@@ -195,11 +195,14 @@ class OutputSet:
             again, so the process ends as it would have, minus the temporaries. A signal that
             arrives during the renames or while temporaries are removed is held until they are
             done.
+        recovered: Folders already tidied with :func:`recover_outputs` by this process (the
+            set is shared and updated: many sets into one folder tidy it once); None: each
+            set tidies the folders it writes into.
     """
 
-    def __init__(self, *, catch_signals: bool = False) -> None:
+    def __init__(self, *, catch_signals: bool = False, recovered: set[Path] | None = None) -> None:
         self._staged: list[_Staged] = []
-        self._recovered: set[Path] = set()
+        self._recovered: set[Path] = set() if recovered is None else recovered
         self._catch = catch_signals
         self._previous: dict[int, Any] = {}
         self._holding = False

@@ -30,7 +30,13 @@ from nb_core.options import Quirks
 from nb_core.params import Experiment, Params, Static
 from nb_core.resolve._beam import resolve_beam, resolve_sources
 from nb_core.resolve._conventions import beam_vector_for, convention_vectors
-from nb_core.resolve._crystal import require_crystal, resolve_crystal, resolve_lattice
+from nb_core.resolve._crystal import (
+    crystal_params,
+    phi_sources,
+    require_crystal,
+    resolve_crystal,
+    resolve_lattice,
+)
 from nb_core.resolve._detector import frame_report, resolve_detector
 from nb_core.resolve._inputs import Inputs, load_inputs
 from nb_core.resolve._report import (
@@ -70,8 +76,10 @@ __all__ = [
     "StructureFactorReport",
     "beam_vector_for",
     "convention_vectors",
+    "crystal_params",
     "frame_report",
     "load_inputs",
+    "phi_sources",
     "resolve",
     "resolve_beam",
     "resolve_crystal",

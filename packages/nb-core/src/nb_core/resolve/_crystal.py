@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from torch import Tensor
 
 from nb_core.crystal.lattice import crystal_basis
 from nb_core.crystal.orientation import random_misset
@@ -25,7 +26,14 @@ from nb_core.rng import CRandom, Seed, mosaic_draws
 from nb_core.settings import Settings, clock_seed
 from nb_core.units import RTD
 
-__all__ = ["require_crystal", "resolve_crystal", "resolve_lattice"]
+__all__ = [
+    "crystal_params",
+    "phi_sources",
+    "require_crystal",
+    "resolve_crystal",
+    "resolve_lattice",
+    "unit_cell",
+]
 
 
 def require_crystal(settings: Settings) -> None:
@@ -80,8 +88,11 @@ def misset_angles(
     return [0.0, 0.0, 0.0], ()
 
 
-def _phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def phi_sources(phis: list[float]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Which step's rotation each phi step uses, given the C program's ``phi != 0`` test.
+
+    Args:
+        phis: The spindle angle of each phi step (rad).
 
     Returns:
         ``(steady, first)``: for later loops and for the very first loop of a run.
@@ -132,12 +143,9 @@ def resolve_crystal(
     """
     s = settings
     notes: list[str] = []
-    reciprocal = np.zeros((3, 3))
-    has_matrix = False
-    if s.matrix_file is not None and inputs.matrix is not None:
+    has_matrix = s.matrix_file is not None and inputs.matrix is not None
+    if has_matrix:
         notes.append(f"reading {s.matrix_file}")
-        reciprocal = np.asarray(inputs.matrix, dtype=np.float64) * (1e-10 / wavelength)
-        has_matrix = True
     misset, misset_notes = misset_angles(s, quirks, rng)
     spindle, _ = unit(convention_vectors(s)["spindle"])
     domains = sampling.mosaic_domains
@@ -146,9 +154,6 @@ def resolve_crystal(
     fractions = np.asarray(draws.fractions, dtype=np.float64).reshape(domains).copy()
     fractions[0] = 0.0  # the C program forces the first domain to the identity
     params = dict(
-        cell=unit_cell(s),
-        reciprocal=reciprocal,
-        misset=misset,
         n_cells=list(s.n_cells),
         spindle=spindle,
         mosaic_axes=mosaic_axes,
@@ -156,7 +161,7 @@ def resolve_crystal(
         fudge=s.fudge,
     )
     phis = tuple(sampling.phi0 + sampling.phistep * tic for tic in range(sampling.phisteps))
-    phi_source, phi_source_first = _phi_sources(list(phis))
+    phi_source, phi_source_first = phi_sources(list(phis))
     static = dict(
         user_cell=s.user_cell,
         has_matrix=has_matrix,
@@ -170,7 +175,35 @@ def resolve_crystal(
         misset=(misset[0], misset[1], misset[2]),
         notes=(*notes, *misset_notes),
     )
-    return Resolved({k: float64_tensor(v) for k, v in params.items()}, static, report)
+    orientation = crystal_params(s, inputs, wavelength, misset)
+    return Resolved(
+        {**orientation, **{k: float64_tensor(v) for k, v in params.items()}}, static, report
+    )
+
+
+def crystal_params(
+    settings: Settings, inputs: Inputs, wavelength: float, misset: list[float]
+) -> dict[str, Tensor]:
+    """The cell, orientation matrix and missetting tensors of ``Params``, as resolve makes them.
+
+    Args:
+        settings: The user's settings (``-cell``, ``-mat``).
+        inputs: The files read (the orientation matrix).
+        wavelength: lambda0 (m), which scales the matrix to Å⁻¹.
+        misset: ``(3,)`` missetting rotations about x, y, z (rad).
+
+    Returns:
+        float64 ``cell`` ``(6,)`` (Å, rad), ``reciprocal`` ``(3, 3)`` (Å⁻¹; zeros without a
+        matrix) and ``misset`` ``(3,)`` (rad).
+    """
+    reciprocal = np.zeros((3, 3))
+    if settings.matrix_file is not None and inputs.matrix is not None:
+        reciprocal = np.asarray(inputs.matrix, dtype=np.float64) * (1e-10 / wavelength)
+    return {
+        "cell": float64_tensor(unit_cell(settings)),
+        "reciprocal": float64_tensor(reciprocal),
+        "misset": float64_tensor(misset),
+    }
 
 
 def _rows(matrix: np.ndarray) -> tuple[Vec3, Vec3, Vec3]:
