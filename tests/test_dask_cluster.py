@@ -86,7 +86,8 @@ def test_a_cluster_without_dask_is_one_line_naming_the_extra(
         assert in_folder(tmp_path, [*STILLS, *option, *FLAGS]) == 2
         err = capsys.readouterr().err
         assert (
-            err == f"nb: error: {option[0]}: needs Dask distributed: pip install 'nanobragg-torch-cli[dask]'\n"
+            err
+            == f"nb: error: {option[0]}: needs Dask distributed: pip install 'nanobragg-torch-cli[dask]'\n"
         )
     assert list(tmp_path.iterdir()) == []
 

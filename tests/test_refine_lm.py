@@ -103,7 +103,7 @@ def test_angles_that_close_no_cell_give_nan_vectors_not_an_error() -> None:
     assert torch.isnan(default_reciprocal(impossible)).all()
 
 
-def _matrix_experiment(tmp_path, **changes: object) -> Experiment:  # noqa: ANN001
+def _matrix_experiment(tmp_path, **changes: object) -> Experiment:
     truth = _experiment()
     matrix = Simulator(truth).matrix().detach().numpy()
     path = tmp_path / "A.mat"
@@ -113,7 +113,7 @@ def _matrix_experiment(tmp_path, **changes: object) -> Experiment:  # noqa: ANN0
     return _experiment(**base)
 
 
-def test_a_matrix_model_renders_and_differentiates_through_its_cell(tmp_path) -> None:  # noqa: ANN001
+def test_a_matrix_model_renders_and_differentiates_through_its_cell(tmp_path) -> None:
     truth = _experiment()
     from_matrix = _matrix_experiment(tmp_path)
     expected = render(truth.params, truth.static)
@@ -137,11 +137,13 @@ def test_a_matrix_model_renders_and_differentiates_through_its_cell(tmp_path) ->
         assert float(gradient[index]) == pytest.approx(numeric, rel=1e-5)
 
 
-def test_the_orientation_matrix_of_a_model_folds_its_misset_in(tmp_path) -> None:  # noqa: ANN001
+def test_the_orientation_matrix_of_a_model_folds_its_misset_in(tmp_path) -> None:
     truth = _experiment()
     from_matrix = _matrix_experiment(tmp_path)
     expected = render(truth.params, truth.static)
-    assert ((render(from_matrix.params, from_matrix.static) - expected).norm() / expected.norm()) < 1e-7
+    assert (
+        (render(from_matrix.params, from_matrix.static) - expected).norm() / expected.norm()
+    ) < 1e-7
 
 
 def test_spot_centroids_of_gaussian_blobs() -> None:
@@ -154,7 +156,8 @@ def test_spot_centroids_of_gaussian_blobs() -> None:
     assert found.fast.numel() == 3
     got = sorted(zip(found.slow.tolist(), found.fast.tolist(), strict=True))
     for (s0, f0), (s1, f1) in zip(sorted(centres), got, strict=True):
-        assert abs(s1 - s0) < 0.05 and abs(f1 - f0) < 0.05
+        assert abs(s1 - s0) < 0.05
+        assert abs(f1 - f0) < 0.05
 
 
 def test_levenberg_marquardt_lands_on_a_noise_free_image() -> None:
@@ -170,7 +173,7 @@ def test_levenberg_marquardt_lands_on_a_noise_free_image() -> None:
     assert outcome.history[-1] < 1e-12 * outcome.history[0]
 
 
-def test_fit_of_a_matrix_model_recovers_cell_orientation_and_detector(tmp_path) -> None:  # noqa: ANN001
+def test_fit_of_a_matrix_model_recovers_cell_orientation_and_detector(tmp_path) -> None:
     frame = {"detpixels": "160", "pixel": "0.2", "flux": "1e18", "exposure": "1", "beamsize": "0.1"}
     truth = _experiment(**frame)
     image = render(truth.params, truth.static)
@@ -183,21 +186,26 @@ def test_fit_of_a_matrix_model_recovers_cell_orientation_and_detector(tmp_path) 
     truth_values = {"distance": 80.0, "Xbeam": 16.1, "Ybeam": 16.1}
     for name, value in truth_values.items():
         sigma = result.uncertainties[name]
-        assert isinstance(sigma, float) and 0 < sigma
+        assert isinstance(sigma, float)
+        assert sigma > 0
         assert abs(result.values[name] - value) <= 3 * sigma + 1e-9  # type: ignore[operator]
     cell, sigmas = result.values["cell"], result.uncertainties["cell"]
-    assert isinstance(cell, list) and isinstance(sigmas, list)
+    assert isinstance(cell, list)
+    assert isinstance(sigmas, list)
     true_cell = Simulator(truth, ["cell"]).state()["cell"]
     assert isinstance(true_cell, list)
     for value, sigma, expected in zip(cell, sigmas, true_cell, strict=True):
         assert abs(value - expected) <= 3 * sigma
-    assert result.converged and result.stages[0].startswith("spots:")
+    assert result.converged
+    assert result.stages[0].startswith("spots:")
 
 
 def test_a_constrained_cell_reports_six_values_with_tied_sigmas() -> None:
     truth = _experiment(cell="70 70 90 90 90 90", misset="10 20 30")
     observed = render(truth.params, truth.static)
-    noisy = observed + 0.01 * torch.linspace(-1, 1, observed.numel(), dtype=F64).reshape(observed.shape)
+    noisy = observed + 0.01 * torch.linspace(-1, 1, observed.numel(), dtype=F64).reshape(
+        observed.shape
+    )
     start = _experiment(cell="70.2 70.2 90.3 90 90 90", misset="10 20 30")
     sim = Simulator(start, ["cell"], lattice="tetragonal")
     assert sim.values["cell"].shape == (2,)
@@ -205,12 +213,19 @@ def test_a_constrained_cell_reports_six_values_with_tied_sigmas() -> None:
     assert result.values["cell"] == pytest.approx([70, 70, 90, 90, 90, 90], abs=1e-4)
     table = parameter_table(sim, covariance(sim, noisy, loss="lsq"))
     assert table.labels == ("cell.a", "cell.b", "cell.c", "cell.alpha", "cell.beta", "cell.gamma")
-    assert table.sigmas[0] == table.sigmas[1] and float(table.sigmas[3:].abs().max()) == 0.0
+    assert table.sigmas[0] == table.sigmas[1]
+    assert float(table.sigmas[3:].abs().max()) == 0.0
     assert float(table.correlation[0, 1]) == pytest.approx(1.0)
 
 
 def test_many_stills_share_one_cell() -> None:
-    frame = {"detpixels": "128", "pixel": "0.25", "flux": "1e18", "exposure": "1", "beamsize": "0.1"}
+    frame = {
+        "detpixels": "128",
+        "pixel": "0.25",
+        "flux": "1e18",
+        "exposure": "1",
+        "beamsize": "0.1",
+    }
     truth = _experiment(**frame, misset=None)
     orientations = torch.tensor(
         [[10.0, 5.0, 3.0], [-40.0, 20.0, 70.0], [100.0, -30.0, 15.0], [5.0, 60.0, -120.0]],
@@ -220,10 +235,13 @@ def test_many_stills_share_one_cell() -> None:
     observed = torch.tensor(np.random.default_rng(2).poisson(images.numpy()), dtype=F64)
     start = _experiment(**frame, misset=None, cell="60.3 70.35 80.4 88.2 93.8 101.3")
     sim = Simulator(start, ["cell", "misset"])
-    offsets = torch.tensor([[0.2, -0.2, 0.1], [-0.1, 0.2, 0.2], [0.2, 0.1, -0.2], [-0.2, -0.1, 0.1]])
+    offsets = torch.tensor(
+        [[0.2, -0.2, 0.1], [-0.1, 0.2, 0.2], [0.2, 0.1, -0.2], [-0.2, -0.1, 0.1]]
+    )
     result = fit_shots(sim, observed, {"misset": orientations + offsets.to(F64)})
     cell, sigmas = result.shared["cell"], result.shared_sigmas["cell"]
-    assert isinstance(cell, list) and isinstance(sigmas, list)
+    assert isinstance(cell, list)
+    assert isinstance(sigmas, list)
     true_cell = Simulator(truth, ["cell"]).state()["cell"]
     assert isinstance(true_cell, list)
     for value, sigma, expected in zip(cell, sigmas, true_cell, strict=True):

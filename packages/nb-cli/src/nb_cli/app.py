@@ -70,7 +70,8 @@ def refine(
     ],
     loss: Annotated[str, typer.Option(help="poisson (counts) or lsq")] = "poisson",
     method: Annotated[
-        str, typer.Option(help="lm (spots, then Levenberg-Marquardt on the spot pixels), lbfgs or adam")
+        str,
+        typer.Option(help="lm (spots, then Levenberg-Marquardt on the spot pixels), lbfgs or adam"),
     ] = "lm",
     max_iter: Annotated[
         str, typer.Option("--max-iter", metavar="N", help="iterations per stage")
@@ -78,7 +79,9 @@ def refine(
     json_out: Annotated[str | None, typer.Option("--json", help="write the result as JSON")] = None,
     write_mat: Annotated[
         str | None,
-        typer.Option("--write-mat", metavar="FILE", help="write the refined orientation as a -mat file"),
+        typer.Option(
+            "--write-mat", metavar="FILE", help="write the refined orientation as a -mat file"
+        ),
     ] = None,
     lattice: Annotated[
         str,

@@ -41,7 +41,9 @@ def _distributed(option: str) -> Any:
     try:
         import distributed
     except ImportError:
-        raise InputError("needs Dask distributed: pip install 'nanobragg-torch-cli[dask]'", option) from None
+        raise InputError(
+            "needs Dask distributed: pip install 'nanobragg-torch-cli[dask]'", option
+        ) from None
     return distributed
 
 

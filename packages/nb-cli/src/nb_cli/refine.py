@@ -16,6 +16,7 @@ import torch
 from nb_cli.flags import parse_args
 from nb_core.checks import check_image_finite
 from nb_core.cost import TIME_LIMIT_S
+from nb_core.crystal.cell_model import LATTICES
 from nb_core.errors import InputError
 from nb_core.io import (
     atomic_write_bytes,
@@ -27,12 +28,11 @@ from nb_core.io import (
 )
 from nb_core.model import PARAMETERS, Simulator
 from nb_core.params import Experiment
-from nb_core.settings import Settings
-from nb_core.crystal.cell_model import LATTICES
 from nb_core.refine import METHODS, FitResult, fit
 from nb_core.render import render
 from nb_core.resolve import load_inputs, resolve
 from nb_core.rng import CRandom
+from nb_core.settings import Settings
 
 __all__ = ["REFINABLE", "ObservedImage", "load_observed", "parse_iterations", "refine_command"]
 
@@ -298,7 +298,9 @@ def _report_lines(result: FitResult) -> list[str]:
         f"final loss {result.loss:.9g} after {result.iterations} iterations "
         f"({result.seconds:.1f} s, {state})"
     )
-    lines.append(f"  {'parameter':<14} {'start':>14} {'refined':>14} {'sigma':>11} {'shift/sigma':>12}")
+    lines.append(
+        f"  {'parameter':<14} {'start':>14} {'refined':>14} {'sigma':>11} {'shift/sigma':>12}"
+    )
     for label, start, value, sigma, shift in result.rows():
         lines.append(f"  {label:<14} {start:>14.6f} {value:>14.6f} {sigma:>11.3g} {shift:>12.3g}")
     labels, corr = result.labels, result.correlation

@@ -568,9 +568,9 @@ def refinement_command(
         list[str] | None, typer.Option(help="scenario or frame name, repeatable (default: all)")
     ] = None,
     max_iter: Annotated[int, typer.Option(help="iterations per stage")] = 40,
-    data: Annotated[
-        Path, typer.Option(help="folder with A.mat and scaled.hkl")
-    ] = Path("../shared/data"),
+    data: Annotated[Path, typer.Option(help="folder with A.mat and scaled.hkl")] = Path(
+        "../shared/data"
+    ),
     stills: Annotated[int, typer.Option(help="stills in the many-shot fit (0: none)")] = 20,
 ) -> None:
     """Run the refinement scenarios and realistic frames, and write the report."""
@@ -604,7 +604,9 @@ def refinement_command(
         frames.append(res)
     shots = run_stills(stills) if stills and not only else None
     if shots is not None:
-        console.print(f"{stills} stills: {'PASS' if shots.passed else 'FAIL'}, {shots.seconds:.1f} s")
+        console.print(
+            f"{stills} stills: {'PASS' if shots.passed else 'FAIL'}, {shots.seconds:.1f} s"
+        )
     chosen = [sc for sc in SCENARIOS if not only or sc.name in only]
     observed, source = observed_image(c_bin)
     results = [run_scenario(sc, observed, max_iter=max_iter) for sc in chosen]

@@ -97,8 +97,25 @@ FRAMES: tuple[FrameScenario, ...] = (
         "1024 x 1024 frame of a triclinic cell, mosaic 0.1 deg, 0.6 deg phi sweep; start "
         "3.5 mm, 1.5/2 px, 0.3/-0.4/0.35 deg and +0.45% / +0.3 deg off",
         _TRICLINIC,
-        ("-distance", "153.5", "-Xbeam", "51.4", "-Ybeam", "51.05", "-misset", "10.3", "4.6",
-         "3.35", "-cell", "70.315", "80.36", "90.405", "85.3", "95.3", "105.3"),  # fmt: skip
+        (
+            "-distance",
+            "153.5",
+            "-Xbeam",
+            "51.4",
+            "-Ybeam",
+            "51.05",
+            "-misset",
+            "10.3",
+            "4.6",
+            "3.35",
+            "-cell",
+            "70.315",
+            "80.36",
+            "90.405",
+            "85.3",
+            "95.3",
+            "105.3",
+        ),
         None,
         ("distance", "Xbeam", "Ybeam", "misset", "cell"),
         {"distance": 0.05, "Xbeam": 0.01, "Ybeam": 0.01, "orientation": 0.02, "cell": 0.05},
@@ -108,21 +125,60 @@ FRAMES: tuple[FrameScenario, ...] = (
         "the triclinic frame on a detector tilted 1/-0.8/0.5 deg; start with the tilts 0.3 deg "
         "off, 3 mm, 1.5 px and 0.3 deg away",
         (*_TRICLINIC, "-detector_rotx", "1", "-detector_roty", "-0.8", "-detector_rotz", "0.5"),
-        ("-detector_rotx", "1.3", "-detector_roty", "-0.5", "-detector_rotz", "0.8",
-         "-distance", "153", "-Xbeam", "51.4", "-Ybeam", "51.1", "-misset", "10.3", "4.7",
-         "3.3"),  # fmt: skip
+        (
+            "-detector_rotx",
+            "1.3",
+            "-detector_roty",
+            "-0.5",
+            "-detector_rotz",
+            "0.8",
+            "-distance",
+            "153",
+            "-Xbeam",
+            "51.4",
+            "-Ybeam",
+            "51.1",
+            "-misset",
+            "10.3",
+            "4.7",
+            "3.3",
+        ),
         None,
         ("distance", "Xbeam", "Ybeam", "detector_rotx", "detector_roty", "detector_rotz", "misset"),
-        {"distance": 0.05, "Xbeam": 0.01, "Ybeam": 0.01, "detector_rotx": 0.03,
-         "detector_roty": 0.03, "detector_rotz": 0.03, "orientation": 0.02},  # fmt: skip
+        {
+            "distance": 0.05,
+            "Xbeam": 0.01,
+            "Ybeam": 0.01,
+            "detector_rotx": 0.03,
+            "detector_roty": 0.03,
+            "detector_rotz": 0.03,
+            "orientation": 0.02,
+        },
     ),
     FrameScenario(
         "few_photons",
         "the triclinic frame at 1/30 of the flux (a few photons per spot pixel); start 4 mm, "
         "2 px, 0.4 deg and 0.5% off",
         _triclinic("3e17"),
-        ("-distance", "154", "-Xbeam", "51.45", "-Ybeam", "51.05", "-misset", "10.4", "4.6",
-         "3.4", "-cell", "70.35", "80.4", "90.45", "85.2", "95.2", "104.8"),  # fmt: skip
+        (
+            "-distance",
+            "154",
+            "-Xbeam",
+            "51.45",
+            "-Ybeam",
+            "51.05",
+            "-misset",
+            "10.4",
+            "4.6",
+            "3.4",
+            "-cell",
+            "70.35",
+            "80.4",
+            "90.45",
+            "85.2",
+            "95.2",
+            "104.8",
+        ),
         None,
         ("distance", "Xbeam", "Ybeam", "misset", "cell"),
         {"distance": 0.05, "Xbeam": 0.01, "Ybeam": 0.01, "orientation": 0.02, "cell": 0.05},
@@ -172,7 +228,7 @@ def orientation_error(refined: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.degrees(np.array([skew[2, 1], skew[0, 2], skew[1, 0]]))
 
 
-def _experiment(argv: Sequence[str]):  # noqa: ANN202
+def _experiment(argv: Sequence[str]):
     parsed = parse_args(list(argv))
     return resolve(parsed.settings, load_inputs(parsed.settings), dtype=torch.float64)
 
@@ -260,7 +316,7 @@ def run_frame(scenario: FrameScenario, data: Path, *, c_bin: str | None = None) 
     return _judge(scenario, fit, truth, true_matrix, refined_matrix, c_bin, wall)
 
 
-def _judge(  # noqa: PLR0913
+def _judge(
     scenario: FrameScenario,
     fit: FitResult,
     truth: dict[str, float],
@@ -344,14 +400,17 @@ def run_stills(shots: int = 20, *, seed: int = 4) -> StillsResult:
     true_sim = Simulator(truth, ["misset"])
     with torch.no_grad():
         images = torch.stack([true_sim.render_with({"misset": a}) for a in angles])
-    observed = torch.tensor(np.random.default_rng(seed).poisson(images.numpy()), dtype=torch.float64)
+    observed = torch.tensor(
+        np.random.default_rng(seed).poisson(images.numpy()), dtype=torch.float64
+    )
     start = _experiment([*flags, "-cell", "60.3", "70.35", "80.4", "88.44", "94.47", "101.5"])
     sim = Simulator(start, ["cell", "misset"])
     offsets = (torch.rand(shots, 3, generator=generator, dtype=torch.float64) - 0.5) * 0.6
     fit = fit_shots(sim, observed, {"misset": angles + offsets})
     cell = fit.shared["cell"]
     sigmas = fit.shared_sigmas["cell"]
-    assert isinstance(cell, list) and isinstance(sigmas, list)
+    assert isinstance(cell, list)
+    assert isinstance(sigmas, list)
     true_cell = [60.0, 70.0, 80.0, 88.0, 94.0, 101.0]
     true_matrices = [true_sim.matrix({"misset": a}).detach().numpy() for a in angles]
     errors = []
@@ -360,8 +419,12 @@ def run_stills(shots: int = 20, *, seed: int = 4) -> StillsResult:
         refined = Simulator(start, ["misset"]).matrix({"misset": misset}).detach().numpy()
         errors.append(orientation_error(refined, true_matrix).tolist())
     cell_errors = [a - b for a, b in zip(cell, true_cell, strict=True)]
-    passed = max(abs(e) for e in cell_errors) <= 0.02 and max(max(map(abs, e)) for e in errors) <= 0.02
-    return StillsResult(shots, cell_errors, list(sigmas), errors, fit.seconds, fit.iterations, passed)
+    passed = (
+        max(abs(e) for e in cell_errors) <= 0.02 and max(max(map(abs, e)) for e in errors) <= 0.02
+    )
+    return StillsResult(
+        shots, cell_errors, list(sigmas), errors, fit.seconds, fit.iterations, passed
+    )
 
 
 def _figure(result: FrameResult, path: Path) -> None:

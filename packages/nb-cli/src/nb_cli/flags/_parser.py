@@ -22,8 +22,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nb_cli.flags._record import Flag
 from nb_cli.exchange import apply_experiment_list
+from nb_cli.flags._record import Flag
 from nb_cli.flags._table import FLAG_BY_NAME, FLAGS, flag_names
 from nb_cli.flags._values import consume_values
 from nb_cli.smv_keys import apply_headers

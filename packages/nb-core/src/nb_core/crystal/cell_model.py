@@ -197,4 +197,3 @@ def reciprocal_of_cell(cell: Tensor, rotation: Tensor) -> Tensor:
         ``(3, 3)`` rows a*, b*, c* (Å⁻¹).
     """
     return default_reciprocal(cell) @ rotation
-

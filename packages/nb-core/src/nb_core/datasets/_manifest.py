@@ -187,7 +187,8 @@ def check_parquet(path: str) -> None:
         import pyarrow.parquet  # noqa: F401  # pyright: ignore[reportMissingImports]
     except ImportError:
         raise InputError(
-            "writing Parquet needs pyarrow: pip install 'nanobragg-torch[parquet]' (or name a .csv)", path
+            "writing Parquet needs pyarrow: pip install 'nanobragg-torch[parquet]' (or name a .csv)",
+            path,
         ) from None
 
 

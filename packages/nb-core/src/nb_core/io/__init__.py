@@ -24,8 +24,8 @@ from nb_core.io._gemmi import (
 )
 from nb_core.io._hkl import FGrid, HklTable, grid_from_hkl, read_hkl
 from nb_core.io._journal import recover_outputs
-from nb_core.io._nexus import nexus_bytes, nexus_frame, read_nexus_image, write_nexus
 from nb_core.io._matrix import matrix_text, read_matrix, write_matrix
+from nb_core.io._nexus import nexus_bytes, nexus_frame, read_nexus_image, write_nexus
 from nb_core.io._outputs import OutputSet, OutputsInterrupted, check_outputs, write_output
 from nb_core.io._raw import read_float_image, read_pgm, write_float_image, write_pgm
 from nb_core.io._smv import ATOF_PREFIX, SmvImage, c_atof, read_smv, smv_value_of, write_smv
@@ -59,11 +59,11 @@ __all__ = [
     "grid_from_hkl",
     "import_extra",
     "is_experiment_list",
+    "matrix_text",
     "nexus_bytes",
     "nexus_frame",
     "read_cbf",
     "read_experiment_list",
-    "matrix_text",
     "read_fdump",
     "read_float_image",
     "read_hkl",
@@ -80,8 +80,8 @@ __all__ = [
     "write_experiment_list",
     "write_fdump",
     "write_float_image",
-    "write_nexus",
     "write_matrix",
+    "write_nexus",
     "write_output",
     "write_pgm",
     "write_smv",

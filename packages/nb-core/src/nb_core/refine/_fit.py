@@ -217,8 +217,10 @@ def _pixel_stages(
         outcome = levenberg_marquardt(
             sim, flat[pixels], loss=loss, options=LMOptions(max_iter=max_iter), callback=step
         )
-        result.loss, result.converged, result.pixels = outcome.loss, outcome.converged, int(
-            pixels.numel()
+        result.loss, result.converged, result.pixels = (
+            outcome.loss,
+            outcome.converged,
+            int(pixels.numel()),
         )
         result.stages.append(
             f"pixels: {pixels.numel()} pixels ({100 * pixels.numel() / flat.numel():.2g}% of "

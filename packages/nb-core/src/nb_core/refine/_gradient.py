@@ -294,5 +294,3 @@ def _optimizer(method: str, params: list[Tensor], lr: float | None) -> torch.opt
             line_search_fn="strong_wolfe",
         )
     return torch.optim.Adam(params, lr=0.5 if lr is None else lr)
-
-

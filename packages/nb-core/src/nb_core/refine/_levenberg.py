@@ -149,14 +149,25 @@ def levenberg_marquardt(
         history.append(current)
         cov = covariance_of(model, jac, observed, loss)
         sigma = torch.sqrt(torch.clamp(torch.diagonal(cov), min=1e-300))
-        if last_step is not None and bool((last_step.abs() <= options.step_tolerance * sigma).all()):
+        if last_step is not None and bool(
+            (last_step.abs() <= options.step_tolerance * sigma).all()
+        ):
             converged = True
             break
         if len(history) > options.max_iter:
             break
         gradient, hess = _normal_equations(model, jac * scale, observed, loss)
         step, damping, after = _damped_step(
-            sim, theta, scale, gradient, hess, (lower, upper), observed, loss, current, damping,
+            sim,
+            theta,
+            scale,
+            gradient,
+            hess,
+            (lower, upper),
+            observed,
+            loss,
+            current,
+            damping,
             options,
         )
         if step is None:

@@ -87,7 +87,10 @@ class _Shots:
     def vector(self) -> Tensor:
         """``(k + B m,)`` shared values then every shot's own values (user units)."""
         shared = [self.sim.values[n].detach().reshape(-1) for n in self.shared]
-        own = [torch.cat([self.per_shot[n][b].reshape(-1) for n in self.own]) for b in range(self.count)]
+        own = [
+            torch.cat([self.per_shot[n][b].reshape(-1) for n in self.own])
+            for b in range(self.count)
+        ]
         return torch.cat(shared + own)
 
     def write(self, vector: Tensor, shot: int) -> None:
@@ -103,7 +106,9 @@ class _Shots:
         start = self.shared_size + shot * self.own_size
         shared_part = iter(torch.split(vector[: self.shared_size], self._sizes(self.shared)))
         own_part = iter(torch.split(vector[start : start + self.own_size], self._sizes(self.own)))
-        return torch.cat([next(shared_part if n in self.shared else own_part) for n in self.sim.names])
+        return torch.cat(
+            [next(shared_part if n in self.shared else own_part) for n in self.sim.names]
+        )
 
     def columns(self, shot: int) -> Tensor:
         """Where each of the simulator's flattened values sits in the joint vector."""
@@ -183,7 +188,7 @@ def fit_shots(
     return result
 
 
-def _joint_loss(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str) -> float:  # noqa: ANN001
+def _joint_loss(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str) -> float:
     total = 0.0
     with torch.no_grad():
         for shot in range(shots.count):
@@ -193,7 +198,7 @@ def _joint_loss(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str) -
     return total if total == total else float("inf")
 
 
-def _joint_normal(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str):  # noqa: ANN001, ANN202
+def _joint_normal(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str):
     size = int(vector.numel())
     gradient = vector.new_zeros(size)
     hess = vector.new_zeros(size, size)
@@ -210,7 +215,7 @@ def _joint_normal(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str)
     return total, gradient, hess
 
 
-def _joint_lm(shots: _Shots, pixel_sets, targets, kind: str, max_iter: int):  # noqa: ANN001, ANN202
+def _joint_lm(shots: _Shots, pixel_sets, targets, kind: str, max_iter: int):
     vector = shots.vector()
     steps = parameter_steps(shots.sim)
     scale = torch.cat(
@@ -225,7 +230,9 @@ def _joint_lm(shots: _Shots, pixel_sets, targets, kind: str, max_iter: int):  # 
         diagonal = torch.clamp(torch.diagonal(h), min=1e-12 * float(torch.diagonal(h).max()))
         accepted = False
         for _ in range(10):
-            step = torch.linalg.lstsq(h + damping * torch.diag(diagonal), -g[:, None]).solution[:, 0]
+            step = torch.linalg.lstsq(h + damping * torch.diag(diagonal), -g[:, None]).solution[
+                :, 0
+            ]
             trial = vector + step * scale
             value = _joint_loss(shots, trial, pixel_sets, targets, kind)
             if value < current:
@@ -240,7 +247,7 @@ def _joint_lm(shots: _Shots, pixel_sets, targets, kind: str, max_iter: int):  # 
     return vector, (history, converged, hess)
 
 
-def _result(  # noqa: ANN001
+def _result(
     shots: _Shots, vector: Tensor, outcome, pixel_sets, seconds: float, kind: str
 ) -> ShotsResult:
     history, converged, hess = outcome

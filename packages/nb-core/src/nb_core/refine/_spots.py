@@ -304,7 +304,7 @@ def _gauss_newton(
     close: Tensor,
     theta: Tensor,
     chosen: Tensor,
-    unflatten,  # noqa: ANN001
+    unflatten,
     iterations: int,
     anchor: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, float]:
@@ -343,7 +343,9 @@ def _gauss_newton(
         with torch.no_grad():
             r = residual(theta)
             normal, gradient = jac.T @ jac, jac.T @ r
-            diagonal = torch.clamp(torch.diagonal(normal), min=1e-12 * float(normal.diagonal().max()))
+            diagonal = torch.clamp(
+                torch.diagonal(normal), min=1e-12 * float(normal.diagonal().max())
+            )
         for _ in range(12):
             system = normal + damping * torch.diag(diagonal)
             step = torch.linalg.lstsq(system, -gradient[:, None]).solution[:, 0]

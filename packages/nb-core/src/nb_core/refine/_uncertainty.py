@@ -68,9 +68,7 @@ def flatten_values(sim: Simulator) -> tuple[Tensor, Callable[[Tensor], dict[str,
     return theta, unflatten
 
 
-def jacobian(
-    sim: Simulator, theta: Tensor, pixels: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
+def jacobian(sim: Simulator, theta: Tensor, pixels: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """The rendered pixels and their Jacobian with respect to the flattened values.
 
     The render's chunk budget is divided by the number of parameters, so that the
