@@ -123,7 +123,7 @@ class Prediction:
     """The model's spots at pixel centres, one evaluation per pixel and phi step.
 
     Attributes:
-        photons: ``(spixels, fpixels)`` coarse photons: ``F^2 F_latt^2`` at each pixel centre
+        photons: ``(spixels, fpixels)`` float32 coarse photons: ``F^2 F_latt^2`` at each centre
             summed over phi steps, times its solid angle and polarization factor (relative
             units; 0 outside the ROI).
         near_node: ``(spixels, fpixels)`` bool: at some phi step every fractional Miller
@@ -176,7 +176,8 @@ def predict_spots(params: Params, static: Static, *, lobe: float = DEFAULT_LOBE)
 
     No sub-pixels, sensor layers, sources or mosaic domains: the lattice is the average over
     the domains at each phi step, the beam the sources' mean wave vector; their spread only
-    widens ``near_node``. Computed in blocks of pixels over the ROI.
+    widens ``near_node``. Computed in float32 (a ranking and a tolerance test need no more),
+    in blocks of pixels over the ROI.
 
     Args:
         params: Parameters.
@@ -189,12 +190,13 @@ def predict_spots(params: Params, static: Static, *, lobe: float = DEFAULT_LOBE)
     """
     device = params.device
     shape = (static.spixels, static.fpixels)
-    photons = torch.zeros(shape, dtype=params.dtype, device=device)
+    photons = torch.zeros(shape, dtype=torch.float32, device=device)
     near = torch.zeros(shape, dtype=torch.bool, device=device)
     x0, x1, y0, y1 = roi_bounds(static)
     if x0 > x1 or y0 > y1:
         return Prediction(photons, near)
     with torch.no_grad():
+        params = params.to(dtype=torch.float32)
         fudge = float(params.fudge)
         widen = 1.0 if static.shape == "square" or fudge <= 0 else max(1.0, fudge**-0.5)
         lobe_widths = lobe * widen / params.n_cells.clamp(min=1.0)  # (3,)
