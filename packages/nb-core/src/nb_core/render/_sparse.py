@@ -209,8 +209,11 @@ def render_sparse(
 
     - the phi0 quirk (the run's very first phi loop rotates from the unrotated lattice) applies
       iff the subset holds the pixel where the full render runs that loop: its first rendered
-      pixel in raster order, or with ``-dmin`` its first pixel with a sample inside the cut.
-      The values are then those of the full render at every pixel.
+      pixel in raster order, or with ``-dmin`` its first pixel with a sample inside the cut
+      (found by scanning the sub-sample directions, no lattice, of the rows before it; of
+      the whole ROI under a ``torch.func`` transform, whose values may differ per batch
+      element). Only a run where the quirk changes that loop needs either. The values are
+      then those of the full render at every pixel.
     - with ``-interpolate`` the C program switches interpolation off for the rest of the run
       at the first evaluation whose 4x4x4 block leaves the HKL grid. The sparse render starts
       with interpolation on and switches it off at the first such evaluation *in the subset*.
