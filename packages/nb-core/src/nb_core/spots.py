@@ -151,9 +151,12 @@ def _centre_block(
     hkl0 = nearest_index(hkl)
     offset = hkl - hkl0
     moved = smearing.sources + smearing.extent * smearing.inverse_wavelength / airpath  # (P,)
-    lengths = smearing.lattice.norm(dim=-1).T[..., None]  # (3, F, 1)
-    reach = lengths * moved + smearing.domains.T[..., None] * dot(scattering, scattering).sqrt()
-    near = (offset.abs() <= lobe_widths[:, None, None] + reach).all(dim=0).any(dim=0)
+    # The largest over phi steps (a rotation keeps the lengths): one tolerance per pixel.
+    lengths = smearing.lattice.norm(dim=-1).amax(dim=0)[:, None]  # (3, 1)
+    domains = smearing.domains.amax(dim=0)[:, None]  # (3, 1)
+    reach = lengths * moved + domains * dot(scattering, scattering).sqrt()  # (3, P)
+    tolerance = (lobe_widths[:, None] + reach)[:, None]  # (3, 1, P)
+    near = (offset.abs() <= tolerance).all(dim=0).any(dim=0)
     lattice_sq = lattice_factor_sq(
         offset, centres.shape, params.n_cells, params.fudge, constants.reciprocal, None
     )  # (F, P)
