@@ -6,7 +6,8 @@ The public API:
 - :func:`load_inputs` / :func:`resolve` -- the C program's rules, giving an
   :class:`Experiment` of :class:`Params` (tensors) and :class:`Static` (shapes and switches);
 - :func:`render` -- the one kernel: ``render(params, static) -> (spixels, fpixels)`` image;
-  :func:`render_sparse` -- the same values at chosen pixels only;
+  :func:`render_sparse` -- the same values at chosen pixels only, :func:`spot_pixels` --
+  the pixels worth rendering for a fit (:mod:`nb_core.spots`);
 - :class:`nb_core.model.Simulator` and :mod:`nb_core.refine` -- refinement;
 - :mod:`nb_core.io` -- the files nanoBragg reads and writes;
 - :mod:`nb_core.images` -- statistics, SMV counts and PGM bytes from a float image;
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
         solid_angle_total,
     )
     from nb_core.resolve import Inputs, load_inputs, resolve
+    from nb_core.spots import SpotSelection, spot_pixels
 
 #: Exports whose modules import torch, loaded on first use: the flag table, its help and
 #: the file readers (``nb simulate --help``, a bad flag) then start without torch.
@@ -52,6 +54,8 @@ _LAZY = {
     "Inputs": "nb_core.resolve",
     "load_inputs": "nb_core.resolve",
     "resolve": "nb_core.resolve",
+    "SpotSelection": "nb_core.spots",
+    "spot_pixels": "nb_core.spots",
 }
 
 
@@ -92,6 +96,7 @@ __all__ = [
     "Params",
     "Quirks",
     "Settings",
+    "SpotSelection",
     "Static",
     "image_statistics",
     "int_image",
@@ -104,4 +109,5 @@ __all__ = [
     "rendered_pixels",
     "resolve",
     "solid_angle_total",
+    "spot_pixels",
 ]

@@ -30,6 +30,8 @@ def is_transformed(tensor: Tensor) -> bool:
     Such a tensor may hold a different value per batch element: a Python decision on its
     value (``bool(t)``) is not possible there.
     """
+    if torch.compiler.is_compiling():
+        return False
     return bool(_is_transformed(tensor))
 
 
@@ -49,4 +51,7 @@ def tracks_gradient(*tensors: Tensor) -> bool:
     """
     if not torch.is_grad_enabled():
         return False
+    if torch.compiler.is_compiling():
+        # Traced code sees plain (fake) tensors, and the wrapper test cannot be traced.
+        return any(t.requires_grad for t in tensors)
     return any(t.requires_grad or _is_transformed(t) for t in tensors)

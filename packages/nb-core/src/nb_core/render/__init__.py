@@ -32,10 +32,11 @@ from nb_core.render._image import (
     chunk_plan,
     padded_index,
     render,
+    rendered_mask,
     rendered_pixels,
     solid_angle_total,
 )
-from nb_core.render._sparse import flat_pixel_indices, render_sparse
+from nb_core.render._sparse import flat_pixel_indices, render_sparse, roi_bounds
 from nb_core.render._state import RunState
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ __all__ = [
     "render_constants",
     "render_pixels",
     "render_sparse",
+    "rendered_mask",
     "rendered_pixels",
+    "roi_bounds",
     "solid_angle_total",
     "water_background",
 ]

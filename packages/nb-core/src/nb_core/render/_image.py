@@ -31,6 +31,7 @@ __all__ = [
     "chunk_size",
     "padded_index",
     "render",
+    "rendered_mask",
     "rendered_pixels",
     "solid_angle_total",
 ]
@@ -46,6 +47,26 @@ COMPILED_MAX_EVALUATIONS = 1 << 21
 ProgressFn = Callable[[int, int], None]
 
 
+def rendered_mask(params: Params, static: Static) -> Tensor:
+    """The pixels the C program renders: inside the ROI and unmasked.
+
+    Args:
+        params: Parameters (mask).
+        static: Static options (roi, fpixels, spixels).
+
+    Returns:
+        ``(spixels, fpixels)`` bool.
+    """
+    xmin, xmax, ymin, ymax = static.roi
+    device = params.device
+    fast = torch.arange(static.fpixels, device=device)
+    slow = torch.arange(static.spixels, device=device)
+    keep = ((slow >= ymin) & (slow <= ymax))[:, None] & ((fast >= xmin) & (fast <= xmax))[None, :]
+    if params.mask is not None:
+        keep = keep & params.mask.to(device=device, dtype=torch.bool)
+    return keep
+
+
 def rendered_pixels(params: Params, static: Static) -> Tensor:
     """Flat indices of the pixels the C program renders: inside the ROI and unmasked.
 
@@ -56,13 +77,7 @@ def rendered_pixels(params: Params, static: Static) -> Tensor:
     Returns:
         ``(N,)`` int64 flat indices (slow * fpixels + fast), in raster order.
     """
-    xmin, xmax, ymin, ymax = static.roi
-    device = params.device
-    fast = torch.arange(static.fpixels, device=device)
-    slow = torch.arange(static.spixels, device=device)
-    keep = ((slow >= ymin) & (slow <= ymax))[:, None] & ((fast >= xmin) & (fast <= xmax))[None, :]
-    if params.mask is not None:
-        keep = keep & params.mask.to(device=device, dtype=torch.bool)
+    keep = rendered_mask(params, static)
     return torch.nonzero(keep.reshape(-1), as_tuple=False).reshape(-1)
 
 

@@ -20,7 +20,7 @@ from nb_core.render._image import DEFAULT_MAX_EVALUATIONS, ProgressFn, chunk_siz
 from nb_core.render._stages import resolution_cut, scattering_vectors
 from nb_core.render._state import RunState
 
-__all__ = ["flat_pixel_indices", "render_sparse"]
+__all__ = ["flat_pixel_indices", "render_sparse", "rendered_among", "roi_bounds"]
 
 #: Sub-sample and source pairs per block of the ``-dmin`` scan for the first phi loop.
 _SCAN_SAMPLES = 1 << 16
@@ -92,7 +92,7 @@ def rendered_among(index: Tensor, params: Params, static: Static) -> Tensor:
     return keep
 
 
-def _roi_rows(static: Static) -> tuple[int, int, int, int]:
+def roi_bounds(static: Static) -> tuple[int, int, int, int]:
     """The ROI clipped to the detector: ``(x0, x1, y0, y1)``, inclusive (empty if x0 > x1)."""
     xmin, xmax, ymin, ymax = static.roi
     x0, x1 = max(xmin, 0), min(xmax, static.fpixels - 1)
@@ -102,7 +102,7 @@ def _roi_rows(static: Static) -> tuple[int, int, int, int]:
 
 def _rows_of_roi(params: Params, static: Static, first: int, count: int) -> Tensor:
     """Flat indices of the rendered pixels in ``count`` ROI rows from row ``first``."""
-    x0, x1, _, _ = _roi_rows(static)
+    x0, x1, _, _ = roi_bounds(static)
     device = params.device
     rows = torch.arange(first, first + count, device=device)
     index = (rows[:, None] * static.fpixels + torch.arange(x0, x1 + 1, device=device)).reshape(-1)
@@ -121,7 +121,7 @@ def _first_passing_pixel(params: Params, static: Static, constants: RenderConsta
     Returns:
         ``()`` int64 flat index, -1 where no pixel passes.
     """
-    x0, x1, y0, y1 = _roi_rows(static)
+    x0, x1, y0, y1 = roi_bounds(static)
     per_pixel = max(1, static.layers * static.subpixels * static.sources)
     rows_per_block = max(1, _SCAN_SAMPLES // (per_pixel * max(1, x1 - x0 + 1)))
     first = torch.full((), -1, dtype=torch.int64, device=params.device)
@@ -144,7 +144,7 @@ def _first_passing_pixel(params: Params, static: Static, constants: RenderConsta
 
 def _first_rendered_pixel(params: Params, static: Static) -> int:
     """The flat index of the full render's first pixel (-1 for none), from the ROI and mask."""
-    x0, x1, y0, y1 = _roi_rows(static)
+    x0, x1, y0, y1 = roi_bounds(static)
     if x0 > x1 or y0 > y1:
         return -1
     if params.mask is None:
@@ -209,8 +209,11 @@ def render_sparse(
 
     - the phi0 quirk (the run's very first phi loop rotates from the unrotated lattice) applies
       iff the subset holds the pixel where the full render runs that loop: its first rendered
-      pixel in raster order, or with ``-dmin`` its first pixel with a sample inside the cut.
-      The values are then those of the full render at every pixel.
+      pixel in raster order, or with ``-dmin`` its first pixel with a sample inside the cut
+      (found by scanning the sub-sample directions, no lattice, of the rows before it; of
+      the whole ROI under a ``torch.func`` transform, whose values may differ per batch
+      element). Only a run where the quirk changes that loop needs either. The values are
+      then those of the full render at every pixel.
     - with ``-interpolate`` the C program switches interpolation off for the rest of the run
       at the first evaluation whose 4x4x4 block leaves the HKL grid. The sparse render starts
       with interpolation on and switches it off at the first such evaluation *in the subset*.
