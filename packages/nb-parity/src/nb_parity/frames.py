@@ -122,38 +122,18 @@ FRAMES: tuple[FrameScenario, ...] = (
     ),
     FrameScenario(
         "tilted_detector",
-        "the triclinic frame on a detector tilted 1/-0.8/0.5 deg; start with the tilts 0.3 deg "
-        "off, 3 mm, 1.5 px and 0.3 deg away",
+        "the triclinic frame on a detector tilted -0.8 deg about y and 0.5 deg about z (and "
+        "turned 1 deg about the beam); start with both tilts 0.3 deg off, 3 mm, 1.5 px and "
+        "0.3 deg away (the turn about the beam is one rotation with the crystal's about x: "
+        "held)",
         (*_TRICLINIC, "-detector_rotx", "1", "-detector_roty", "-0.8", "-detector_rotz", "0.5"),
-        (
-            "-detector_rotx",
-            "1.3",
-            "-detector_roty",
-            "-0.5",
-            "-detector_rotz",
-            "0.8",
-            "-distance",
-            "153",
-            "-Xbeam",
-            "51.4",
-            "-Ybeam",
-            "51.1",
-            "-misset",
-            "10.3",
-            "4.7",
-            "3.3",
-        ),
+        ("-detector_rotx", "1", "-detector_roty", "-0.5", "-detector_rotz", "0.8",
+         "-distance", "153", "-Xbeam", "51.4", "-Ybeam", "51.1", "-misset", "10.3", "4.7",
+         "3.3"),  # fmt: skip
         None,
-        ("distance", "Xbeam", "Ybeam", "detector_rotx", "detector_roty", "detector_rotz", "misset"),
-        {
-            "distance": 0.05,
-            "Xbeam": 0.01,
-            "Ybeam": 0.01,
-            "detector_rotx": 0.03,
-            "detector_roty": 0.03,
-            "detector_rotz": 0.03,
-            "orientation": 0.02,
-        },
+        ("distance", "Xbeam", "Ybeam", "detector_roty", "detector_rotz", "misset"),
+        {"distance": 0.05, "Xbeam": 0.01, "Ybeam": 0.01, "detector_roty": 0.03,
+         "detector_rotz": 0.03, "orientation": 0.02},  # fmt: skip
     ),
     FrameScenario(
         "few_photons",

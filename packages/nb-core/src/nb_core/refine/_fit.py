@@ -38,30 +38,34 @@ METHODS = ("lm", "lbfgs", "adam")
 Callback = Callable[[int, float, dict[str, float | list[float]]], None]
 
 
-def select_pixels(
-    sim: Simulator, observed_spots: Tensor | None, *, margin: int = 2, level: float = 1e-3
-) -> Tensor:
-    """Pixels worth fitting: the model's spots and the observed spots, with a margin.
+def select_pixels(sim: Simulator, observed_spots: Tensor | None, *, margin: int = 2) -> Tensor:
+    """Pixels worth fitting: the model's predicted spots and the observed spots, with a margin.
 
-    A model pixel counts as spot when it holds more than ``level`` of the brightest model
-    pixel.
+    The model's spots come from :func:`nb_core.spots.spot_pixels` (a coarse prediction, far
+    cheaper than a render); the observed ones are the spot finder's pixels.
 
     Args:
         sim: The simulator at its current values.
         observed_spots: ``(S, F)`` bool mask of the observed spots, or None.
         margin: Pixels added around every selected pixel.
-        level: Fraction of the brightest model pixel that marks a model spot.
 
     Returns:
         ``(N,)`` int64 flat indices in raster order, inside the ROI and mask.
     """
-    image = sim.full_image()
-    chosen = image > level * image.max()
+    from nb_core.spots import spot_pixels
+
+    with torch.no_grad():
+        params, _ = sim.params()
+        predicted = spot_pixels(params, sim.static, margin=margin).pixels
+    chosen = torch.zeros(sim.static.spixels * sim.static.fpixels, dtype=torch.bool,
+                         device=sim.base.device)  # fmt: skip
+    chosen[predicted] = True
     if observed_spots is not None:
-        chosen = chosen | observed_spots.to(chosen.device)
-    size = 2 * margin + 1
-    grown = nnf.max_pool2d(chosen[None, None].double(), size, stride=1, padding=margin)[0, 0] > 0
-    return torch.nonzero((grown & _valid_pixels(sim)).reshape(-1)).reshape(-1)
+        size = 2 * margin + 1
+        spots = observed_spots.to(chosen.device)[None, None].double()
+        grown = nnf.max_pool2d(spots, size, stride=1, padding=margin)[0, 0] > 0
+        chosen = chosen | (grown & _valid_pixels(sim)).reshape(-1)
+    return torch.nonzero(chosen).reshape(-1)
 
 
 def _valid_pixels(sim: Simulator) -> Tensor:
