@@ -127,13 +127,34 @@ FRAMES: tuple[FrameScenario, ...] = (
         "0.3 deg away (the turn about the beam is one rotation with the crystal's about x: "
         "held)",
         (*_TRICLINIC, "-detector_rotx", "1", "-detector_roty", "-0.8", "-detector_rotz", "0.5"),
-        ("-detector_rotx", "1", "-detector_roty", "-0.5", "-detector_rotz", "0.8",
-         "-distance", "153", "-Xbeam", "51.4", "-Ybeam", "51.1", "-misset", "10.3", "4.7",
-         "3.3"),  # fmt: skip
+        (
+            "-detector_rotx",
+            "1",
+            "-detector_roty",
+            "-0.5",
+            "-detector_rotz",
+            "0.8",
+            "-distance",
+            "153",
+            "-Xbeam",
+            "51.4",
+            "-Ybeam",
+            "51.1",
+            "-misset",
+            "10.3",
+            "4.7",
+            "3.3",
+        ),  # fmt: skip
         None,
         ("distance", "Xbeam", "Ybeam", "detector_roty", "detector_rotz", "misset"),
-        {"distance": 0.05, "Xbeam": 0.01, "Ybeam": 0.01, "detector_roty": 0.03,
-         "detector_rotz": 0.03, "orientation": 0.02},  # fmt: skip
+        {
+            "distance": 0.05,
+            "Xbeam": 0.01,
+            "Ybeam": 0.01,
+            "detector_roty": 0.03,
+            "detector_rotz": 0.03,
+            "orientation": 0.02,
+        },  # fmt: skip
     ),
     FrameScenario(
         "few_photons",
@@ -394,9 +415,12 @@ def run_stills(shots: int = 20, *, seed: int = 4) -> StillsResult:
     true_cell = [60.0, 70.0, 80.0, 88.0, 94.0, 101.0]
     true_matrices = [true_sim.matrix({"misset": a}).detach().numpy() for a in angles]
     errors = []
+    refined_sim = Simulator(start, ["cell", "misset"])
+    refined_cell = torch.tensor(cell, dtype=torch.float64)
     for shot, true_matrix in zip(fit.shots, true_matrices, strict=True):
         misset = torch.tensor(shot["misset"], dtype=torch.float64)
-        refined = Simulator(start, ["misset"]).matrix({"misset": misset}).detach().numpy()
+        values = {"cell": refined_cell, "misset": misset}
+        refined = refined_sim.matrix(values).detach().numpy()
         errors.append(orientation_error(refined, true_matrix).tolist())
     cell_errors = [a - b for a, b in zip(cell, true_cell, strict=True)]
     passed = (

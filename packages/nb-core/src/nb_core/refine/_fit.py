@@ -159,9 +159,9 @@ def _spot_stage(
         result.notes.append(f"{count} observed spots: too few for the spot stage, skipped")
         return
     before = {name: sim.values[name].detach().clone() for name in sim.names}
-    loss_before = _scaled_loss(sim, observed, found, loss)
+    loss_before = scaled_loss(sim, observed, found, loss)
     used, rms = refine_spot_positions(sim, found)
-    loss_after = _scaled_loss(sim, observed, found, loss)
+    loss_after = scaled_loss(sim, observed, found, loss)
     if not loss_after < loss_before:
         with torch.no_grad():
             for name, value in before.items():
@@ -175,7 +175,7 @@ def _spot_stage(
     result.trajectory.append(sim.state())
 
 
-def _scaled_loss(sim: Simulator, observed: Tensor, found: Spots, loss: str) -> float:
+def scaled_loss(sim: Simulator, observed: Tensor, found: Spots, loss: str) -> float:
     """The pixel loss near the model's and the observed spots, at the best overall scale.
 
     Comparing two models at their own best scale keeps an unrefined scale from deciding.
