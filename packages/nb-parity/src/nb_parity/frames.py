@@ -144,7 +144,7 @@ FRAMES: tuple[FrameScenario, ...] = (
             "10.3",
             "4.7",
             "3.3",
-        ),  # fmt: skip
+        ),
         None,
         ("distance", "Xbeam", "Ybeam", "detector_roty", "detector_rotz", "misset"),
         {
@@ -154,7 +154,7 @@ FRAMES: tuple[FrameScenario, ...] = (
             "detector_roty": 0.03,
             "detector_rotz": 0.03,
             "orientation": 0.02,
-        },  # fmt: skip
+        },
     ),
     FrameScenario(
         "few_photons",

@@ -233,7 +233,7 @@ def _joint_spot_stage(shots: _Shots, found: list[Spots], rounds: int = 3) -> Non
         shots.save(shot)
 
 
-def _least_squares(residual, vector: Tensor, iterations: int) -> Tensor:  # noqa: ANN001
+def _least_squares(residual, vector: Tensor, iterations: int) -> Tensor:
     """Levenberg-Marquardt on a residual function of one vector (forward-mode Jacobian)."""
     from nb_core.refine._uncertainty import quiet_forward_ad
 
