@@ -591,14 +591,13 @@ def refinement_command(
             raise _input_error(
                 f"unknown scenario {name!r} (one of {', '.join(sorted(names))})", "--only"
             )
-    if not (data / "A.mat").is_file() or not (data / "scaled.hkl").is_file():
+    chosen_frames = [frame for frame in FRAMES if not only or frame.name in only]
+    if chosen_frames and not ((data / "A.mat").is_file() and (data / "scaled.hkl").is_file()):
         raise _input_error(f"{data} holds no A.mat and scaled.hkl", "--data")
     console = Console()
     c_bin = c_bin or os.environ.get("NB_C_BIN")
     frames = []
-    for frame in FRAMES:
-        if only and frame.name not in only:
-            continue
+    for frame in chosen_frames:
         res = run_frame(frame, data, c_bin=c_bin)
         console.print(f"{frame.name}: {'PASS' if res.passed else 'FAIL'}, {res.wall:.1f} s")
         frames.append(res)
@@ -609,7 +608,14 @@ def refinement_command(
         )
     chosen = [sc for sc in SCENARIOS if not only or sc.name in only]
     observed, source = observed_image(c_bin)
-    results = [run_scenario(sc, observed, max_iter=max_iter) for sc in chosen]
+    results = []
+    for sc in chosen:
+        res = run_scenario(sc, observed, max_iter=max_iter)
+        console.print(
+            f"{sc.name}: {'PASS' if res.passed else 'FAIL'} after {res.fit.iterations} "
+            f"iterations, {res.fit.seconds:.1f} s"
+        )
+        results.append(res)
     command = ["nb", "parity", "refinement", "--out", str(out)]
     for name in only or []:
         command += ["--only", name]
