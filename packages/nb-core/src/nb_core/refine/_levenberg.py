@@ -12,6 +12,7 @@ parameter's standard error, when the loss no longer falls, or after ``max_iter``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +23,14 @@ from nb_core.model import Simulator
 from nb_core.refine._gradient import parameter_steps
 from nb_core.refine._uncertainty import covariance_of, flatten_values, jacobian
 
-__all__ = ["LMOptions", "LMOutcome", "levenberg_marquardt", "pixel_loss"]
+__all__ = [
+    "LMOptions",
+    "LMOutcome",
+    "least_squares",
+    "levenberg_marquardt",
+    "normal_equations",
+    "pixel_loss",
+]
 
 #: ``callback(loss, values)`` after each accepted step.
 StepCallback = Callable[[float, dict[str, float | list[float]]], None]
@@ -84,7 +92,7 @@ def pixel_loss(model: Tensor, observed: Tensor, kind: str) -> Tensor:
     return ((model - observed) ** 2).sum()
 
 
-def _normal_equations(
+def normal_equations(
     model: Tensor, jac: Tensor, observed: Tensor, kind: str
 ) -> tuple[Tensor, Tensor]:
     """Gradient ``(p,)`` and Gauss-Newton Hessian ``(p, p)`` of :func:`pixel_loss`."""
@@ -156,7 +164,7 @@ def levenberg_marquardt(
             break
         if len(history) > options.max_iter:
             break
-        gradient, hess = _normal_equations(model, jac * scale, observed, loss)
+        gradient, hess = normal_equations(model, jac * scale, observed, loss)
         step, damping, after = _damped_step(
             sim,
             theta,
@@ -223,3 +231,61 @@ def _damped_step(
             return trial - theta, max(damping / 3.0, 1e-12), value
         damping *= 4.0
     return None, damping, current
+
+
+def least_squares(
+    residual: Callable[[Tensor], Tensor],
+    vector: Tensor,
+    iterations: int,
+    *,
+    columns: Tensor | None = None,
+) -> Tensor:
+    """Levenberg-Marquardt on a residual function of one vector (forward-mode Jacobian).
+
+    A step is kept when it lowers the sum of squares (the damping then falls by 3), else the
+    damping grows by 4; the fit ends after ``iterations`` Jacobians, when twelve damping
+    increases find no lower value, or when a step gains less than 1e-10 of the sum.
+
+    Args:
+        residual: ``vector -> (r,)`` residuals (differentiable under ``torch.func.jacfwd``).
+        vector: ``(p,)`` start.
+        iterations: Jacobian evaluations at most.
+        columns: ``(p,)`` bool, the entries that move (default: all).
+
+    Returns:
+        ``(p,)`` the refined vector.
+    """
+    from nb_core.refine._uncertainty import quiet_forward_ad
+
+    moving = torch.ones_like(vector, dtype=torch.bool) if columns is None else columns
+
+    def cost(vec: Tensor) -> float:
+        with torch.no_grad():
+            value = float((residual(vec) ** 2).sum())
+        return value if math.isfinite(value) else math.inf
+
+    damping, current = 1e-3, cost(vector)
+    for _ in range(iterations):
+        with quiet_forward_ad():
+            jac = torch.func.jacfwd(residual)(vector)[:, moving]
+        with torch.no_grad():
+            r = residual(vector)
+            normal, gradient = jac.T @ jac, jac.T @ r
+            floor = 1e-12 * float(normal.diagonal().max())
+            diagonal = torch.clamp(torch.diagonal(normal), min=floor)
+        for _ in range(12):
+            system = normal + damping * torch.diag(diagonal)
+            step = torch.linalg.lstsq(system, -gradient[:, None]).solution[:, 0]
+            trial = vector.clone()
+            trial[moving] = vector[moving] + step
+            value = cost(trial)
+            if value < current:
+                vector, damping = trial, max(damping / 3.0, 1e-9)
+                break
+            damping *= 4.0
+        else:
+            break
+        if current - value <= 1e-10 * current:
+            break
+        current = value
+    return vector

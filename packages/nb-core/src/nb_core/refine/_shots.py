@@ -18,16 +18,15 @@ import torch
 from torch import Tensor
 
 from nb_core.model import Simulator
-from nb_core.refine._fit import scaled_loss, select_pixels
+from nb_core.refine._fit import select_pixels
 from nb_core.refine._gradient import parameter_steps
-from nb_core.refine._levenberg import _normal_equations, pixel_loss
+from nb_core.refine._levenberg import least_squares, normal_equations, pixel_loss
 from nb_core.refine._spots import (
     Spots,
-    _assign,
-    _predicted_positions,
-    _reflecting_range,
+    assign_indices,
     find_spots,
-    refine_spot_positions,
+    predicted_positions,
+    reflecting_range,
 )
 from nb_core.refine._uncertainty import flatten_values, jacobian
 
@@ -210,9 +209,9 @@ def _joint_spot_stage(shots: _Shots, found: list[Spots], rounds: int = 3) -> Non
     indexed = []
     for shot in range(shots.count):
         shots.write(vector, shot)
-        hkl, close, _ = _assign(sim, found[shot], 0.25)
+        hkl, close, _ = assign_indices(sim, found[shot], 0.25)
         weight = torch.sqrt(found[shot].intensity / torch.median(found[shot].intensity))
-        width = _reflecting_range(sim, hkl[close])[:, None]
+        width = reflecting_range(sim, hkl[close])[:, None]
         centroids = torch.stack((found[shot].fast, found[shot].slow), dim=1)[close]
         indexed.append((hkl[close], weight[close].to(vector)[:, None], width, centroids.to(vector)))
 
@@ -222,62 +221,15 @@ def _joint_spot_stage(shots: _Shots, found: list[Spots], rounds: int = 3) -> Non
             if hkl.shape[0] == 0:
                 continue
             values = unflatten(shots.local(vec, shot))
-            predicted, excitation = _predicted_positions(sim, values, hkl)
+            predicted, excitation = predicted_positions(sim, values, hkl)
             both = torch.cat((predicted - centroids, excitation[:, None] / width), dim=1)
             parts.append((weight * both).reshape(-1))
         return torch.cat(parts)
 
-    vector = _least_squares(residual, vector, iterations=10 * rounds)
+    vector = least_squares(residual, vector, 10 * rounds)
     for shot in range(shots.count):
         shots.write(vector, shot)
         shots.save(shot)
-
-
-def _least_squares(residual, vector: Tensor, iterations: int) -> Tensor:
-    """Levenberg-Marquardt on a residual function of one vector (forward-mode Jacobian)."""
-    from nb_core.refine._uncertainty import quiet_forward_ad
-
-    def cost(vec: Tensor) -> float:
-        with torch.no_grad():
-            value = float((residual(vec) ** 2).sum())
-        return value if value == value else float("inf")
-
-    damping, current = 1e-3, cost(vector)
-    for _ in range(iterations):
-        with quiet_forward_ad():
-            jac = torch.func.jacfwd(residual)(vector)
-        with torch.no_grad():
-            r = residual(vector)
-            normal, gradient = jac.T @ jac, jac.T @ r
-            floor = 1e-12 * float(normal.diagonal().max())
-            diagonal = torch.clamp(torch.diagonal(normal), min=floor)
-        for _ in range(12):
-            system = normal + damping * torch.diag(diagonal)
-            step = torch.linalg.lstsq(system, -gradient[:, None]).solution[:, 0]
-            value = cost(vector + step)
-            if value < current:
-                vector, damping = vector + step, max(damping / 3.0, 1e-9)
-                break
-            damping *= 4.0
-        else:
-            break
-        if current - value <= 1e-10 * current:
-            break
-        current = value
-    return vector
-
-
-def _shot_spot_stage(
-    sim: Simulator, observed: Tensor, found: Spots, names: list[str], loss: str
-) -> None:
-    """One still's spot stage on its own values, kept only if it lowers its pixel loss."""
-    before = {name: sim.values[name].detach().clone() for name in names}
-    loss_before = scaled_loss(sim, observed, found, loss)
-    refine_spot_positions(sim, found, names=names)
-    if not scaled_loss(sim, observed, found, loss) < loss_before:
-        with torch.no_grad():
-            for name, value in before.items():
-                sim.values[name].copy_(value)
 
 
 def _joint_loss(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str) -> float:
@@ -300,7 +252,7 @@ def _joint_normal(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str)
         local, _ = flatten_values(shots.sim)
         model, jac = jacobian(shots.sim, local, pixel_sets[shot])
         total += float(pixel_loss(model, targets[shot], kind))
-        g, h = _normal_equations(model, jac, targets[shot], kind)
+        g, h = normal_equations(model, jac, targets[shot], kind)
         where = shots.columns(shot)
         gradient.index_add_(0, where, g)
         hess[where[:, None], where[None, :]] += h

@@ -11,7 +11,6 @@ lands on the lattice point of its (rounded) Miller index, measured across the Ew
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +23,8 @@ from nb_core.geometry.detector import detector_frame
 from nb_core.geometry.rotations import rotate_axis, unitize
 from nb_core.model import Simulator
 from nb_core.refine._gradient import parameter_steps
-from nb_core.refine._uncertainty import flatten_values, quiet_forward_ad
+from nb_core.refine._levenberg import least_squares
+from nb_core.refine._uncertainty import flatten_values
 
 __all__ = ["GEOMETRY", "Spots", "find_spots", "refine_spot_positions", "spot_mask"]
 
@@ -177,7 +177,7 @@ def _scattering_and_lattice(
     return scattering, direction, reciprocal
 
 
-def _predicted_positions(
+def predicted_positions(
     sim: Simulator, values: dict[str, Tensor], hkl: Tensor
 ) -> tuple[Tensor, Tensor]:
     """Where each lattice point's diffracted ray meets the detector, at mid-sweep.
@@ -212,7 +212,7 @@ def _predicted_positions(
     return torch.stack((fast, slow), dim=1), length[:, 0] - radius
 
 
-def _reflecting_range(sim: Simulator, hkl: Tensor) -> Tensor:
+def reflecting_range(sim: Simulator, hkl: Tensor) -> Tensor:
     """``(n,)`` how far (Å⁻¹) a lattice point may lie off the Ewald sphere and still reflect.
 
     The spot's own width (one over the crystal size) plus what the mosaic spread and half the
@@ -227,7 +227,7 @@ def _reflecting_range(sim: Simulator, hkl: Tensor) -> Tensor:
         return 1.0 / size + length * turn
 
 
-def _assign(sim: Simulator, spots: Spots, tolerance: float) -> tuple[Tensor, Tensor, Tensor]:
+def assign_indices(sim: Simulator, spots: Spots, tolerance: float) -> tuple[Tensor, Tensor, Tensor]:
     """Rounded Miller indices of the spots, which are within ``tolerance``, and ``|S|``.
 
     Returns:
@@ -280,7 +280,7 @@ def refine_spot_positions(
     assigned: Tensor | None = None
     known = torch.zeros(spots.fast.shape, dtype=torch.bool, device=spots.fast.device)
     for shell in _SHELLS:
-        hkl, close, resolution = _assign(sim, spots, 0.25)
+        hkl, close, resolution = assign_indices(sim, spots, 0.25)
         # A spot keeps the index it was first given: re-indexing every spot each round would
         # let the cell and the distance drift together into a finer lattice that fits too.
         if assigned is not None:
@@ -291,13 +291,13 @@ def refine_spot_positions(
         used = int(close.sum())
         if used < max(8, 2 * int(chosen.sum())):
             continue
-        theta, rms = _gauss_newton(
+        theta, rms = _fit_positions(
             sim, spots, hkl, close, theta, chosen, unflatten, iterations, anchor
         )
     return used, rms
 
 
-def _gauss_newton(
+def _fit_positions(
     sim: Simulator,
     spots: Spots,
     hkl: Tensor,
@@ -308,7 +308,7 @@ def _gauss_newton(
     iterations: int,
     anchor: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, float]:
-    """Damped Gauss-Newton steps on the spot residuals; writes the values into ``sim``.
+    """Levenberg-Marquardt steps on the spot residuals; writes the values into ``sim``.
 
     ``anchor`` is ``(start, width)``: a weak Gaussian prior on each value around the model's
     start (``width``, user units, far wider than a start's error), which keeps directions the
@@ -323,45 +323,15 @@ def _gauss_newton(
 
     observed = torch.stack((spots.fast, spots.slow), dim=1)[close].to(theta)
 
-    width = _reflecting_range(sim, hkl[close])[:, None]
+    width = reflecting_range(sim, hkl[close])[:, None]
 
     def residual(vec: Tensor) -> Tensor:
         full = torch.where(chosen, vec, theta.detach())
-        predicted, excitation = _predicted_positions(sim, unflatten(full), hkl[close])
+        predicted, excitation = predicted_positions(sim, unflatten(full), hkl[close])
         both = torch.cat((predicted - observed, excitation[:, None] / width), dim=1)
         return torch.cat(((weight * both).reshape(-1), ((vec - start) / prior)[chosen]))
 
-    def cost(vec: Tensor) -> float:
-        with torch.no_grad():
-            value = float((residual(vec) ** 2).sum())
-        return value if math.isfinite(value) else math.inf
-
-    damping, current = 1e-3, cost(theta)
-    for _ in range(iterations):
-        with quiet_forward_ad():
-            jac = torch.func.jacfwd(residual)(theta)[:, chosen]
-        with torch.no_grad():
-            r = residual(theta)
-            normal, gradient = jac.T @ jac, jac.T @ r
-            diagonal = torch.clamp(
-                torch.diagonal(normal), min=1e-12 * float(normal.diagonal().max())
-            )
-        for _ in range(12):
-            system = normal + damping * torch.diag(diagonal)
-            step = torch.linalg.lstsq(system, -gradient[:, None]).solution[:, 0]
-            trial = theta.clone()
-            trial[chosen] = theta[chosen] + step
-            value = cost(trial)
-            if value < current:
-                theta, damping = trial, max(damping / 3.0, 1e-9)
-                break
-            damping *= 4.0
-        else:
-            break
-        if current - value <= 1e-10 * current:
-            current = value
-            break
-        current = value
+    theta = least_squares(residual, theta, iterations, columns=chosen)
     with torch.no_grad():
         spot_part = residual(theta)[: -int(chosen.sum())] if bool(chosen.any()) else residual(theta)
     rms = float((spot_part**2).sum() / max(1, int(close.sum()))) ** 0.5
