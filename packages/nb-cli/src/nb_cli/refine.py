@@ -131,7 +131,7 @@ def _check_finite(image: np.ndarray, path: Path) -> None:
         )
 
 
-def _check_json_target(json_out: str, option: str = "--json") -> Path:
+def _check_output_target(json_out: str, option: str = "--json") -> Path:
     """Refuse an output path that could not be written: a folder, or in a missing folder."""
     target = Path(json_out)
     if not json_out.strip():
@@ -236,8 +236,8 @@ def refine_command(
 
     _check_options(loss, method, max_iter, dtype, lattice)
     names = _parse_names(refine)
-    json_path = None if json_out is None else _check_json_target(json_out, "--json")
-    mat_path = None if write_mat is None else _check_json_target(write_mat, "--write-mat")
+    json_path = None if json_out is None else _check_output_target(json_out, "--json")
+    mat_path = None if write_mat is None else _check_output_target(write_mat, "--write-mat")
     keep_freed_memory()
     experiment, settings = _starting_model(flags, dtype)
     st = experiment.static

@@ -576,9 +576,11 @@ def refinement_command(
     """Run the refinement scenarios and realistic frames, and write the report."""
     from rich.console import Console
 
-    from nb_parity.frames import FRAMES, frames_report, run_frame, run_stills
+    from nb_parity.frames import FRAMES, run_frame
+    from nb_parity.frames_report import frames_report
     from nb_parity.outputs import write_json, write_text
     from nb_parity.refinement import SCENARIOS, observed_image, run_scenario, write_report
+    from nb_parity.stills_fit import run_stills
 
     if max_iter < 1:
         raise _input_error(f"expected 1 or more iterations, got {max_iter}", "--max-iter")

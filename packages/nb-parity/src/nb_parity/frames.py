@@ -29,7 +29,14 @@ from nb_core.refine import FitResult
 from nb_core.render import render
 from nb_core.resolve import load_inputs, resolve
 
-__all__ = ["FRAMES", "FrameResult", "FrameScenario", "orientation_error", "run_frame"]
+__all__ = [
+    "FRAMES",
+    "FrameResult",
+    "FrameScenario",
+    "orientation_error",
+    "run_frame",
+    "tolerance_of",
+]
 
 _PILATUS = (
     "-hkl scaled.hkl -nointerpolate -oversample 1 -exposure 1 -flux 1e20 -beamsize 1.0 "
@@ -342,204 +349,15 @@ def _judge(
         sigma = rows.get(f"misset.{axis}", (0.0, math.nan))[1]
         result.sigmas[label] = sigma
     result.passed = all(
-        abs(error) <= _tolerance(scenario, label) and abs(error) <= 3 * result.sigmas[label] + 1e-12
+        abs(error) <= tolerance_of(scenario, label)
+        and abs(error) <= 3 * result.sigmas[label] + 1e-12
         for label, error in result.errors.items()
     )
     return result
 
 
-def _tolerance(scenario: FrameScenario, label: str) -> float:
+def tolerance_of(scenario: FrameScenario, label: str) -> float:
     name = label.split(".")[0]
     if label.startswith("cell.") and label.split(".")[1] in ("alpha", "beta", "gamma"):
         return scenario.tolerance.get("cell_angle", scenario.tolerance.get("cell", math.inf))
     return scenario.tolerance.get(name, math.inf)
-
-
-@dataclass
-class StillsResult:
-    """The many-stills fit of :func:`run_stills`.
-
-    Attributes:
-        shots: Number of stills.
-        cell_errors: refined - true per cell parameter (Å, deg).
-        cell_sigmas: Their one-sigma uncertainties.
-        orientation_errors: ``(shots, 3)`` rotation from the true to the refined crystal (deg).
-        seconds: Wall time of the fit.
-        iterations: Joint steps.
-        passed: Cell within 0.02 Å / deg and every orientation within 0.02 deg per axis.
-    """
-
-    shots: int
-    cell_errors: list[float]
-    cell_sigmas: list[float]
-    orientation_errors: list[list[float]]
-    seconds: float
-    iterations: int
-    passed: bool
-
-
-def run_stills(shots: int = 20, *, seed: int = 4) -> StillsResult:
-    """Stills of 256 x 256 pixels at random orientations, a shared cell 0.5% off, one fit.
-
-    Args:
-        shots: Number of stills.
-        seed: Seed of the orientations and the Poisson noise.
-
-    Returns:
-        The result.
-    """
-    from nb_core.refine import fit_shots
-
-    flags = (
-        "-cell 60 70 80 88 94 101 -default_F 200 -lambda 1 -N 12 -detpixels 256 -pixel 0.2 "
-        "-distance 80 -oversample 1 -flux 1e18 -exposure 1 -beamsize 0.1"
-    ).split()
-    truth = _experiment(flags)
-    generator = torch.Generator().manual_seed(seed)
-    angles = torch.rand(shots, 3, generator=generator, dtype=torch.float64) * 360.0 - 180.0
-    angles[:, 1] /= 2.0
-    true_sim = Simulator(truth, ["misset"])
-    with torch.no_grad():
-        images = torch.stack([true_sim.render_with({"misset": a}) for a in angles])
-    observed = torch.tensor(
-        np.random.default_rng(seed).poisson(images.numpy()), dtype=torch.float64
-    )
-    start = _experiment([*flags, "-cell", "60.3", "70.35", "80.4", "88.44", "94.47", "101.5"])
-    sim = Simulator(start, ["cell", "misset"])
-    offsets = (torch.rand(shots, 3, generator=generator, dtype=torch.float64) - 0.5) * 0.6
-    fit = fit_shots(sim, observed, {"misset": angles + offsets})
-    cell = fit.shared["cell"]
-    sigmas = fit.shared_sigmas["cell"]
-    assert isinstance(cell, list)
-    assert isinstance(sigmas, list)
-    true_cell = [60.0, 70.0, 80.0, 88.0, 94.0, 101.0]
-    true_matrices = [true_sim.matrix({"misset": a}).detach().numpy() for a in angles]
-    errors = []
-    refined_sim = Simulator(start, ["cell", "misset"])
-    refined_cell = torch.tensor(cell, dtype=torch.float64)
-    for shot, true_matrix in zip(fit.shots, true_matrices, strict=True):
-        misset = torch.tensor(shot["misset"], dtype=torch.float64)
-        values = {"cell": refined_cell, "misset": misset}
-        refined = refined_sim.matrix(values).detach().numpy()
-        errors.append(orientation_error(refined, true_matrix).tolist())
-    cell_errors = [a - b for a, b in zip(cell, true_cell, strict=True)]
-    passed = (
-        max(abs(e) for e in cell_errors) <= 0.02 and max(max(map(abs, e)) for e in errors) <= 0.02
-    )
-    return StillsResult(
-        shots, cell_errors, list(sigmas), errors, fit.seconds, fit.iterations, passed
-    )
-
-
-def _figure(result: FrameResult, path: Path) -> None:
-    """Loss against iteration, and the correlation matrix of the refined parameters."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nb_parity.outputs import save_figure
-
-    fit = result.fit
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    loss = np.asarray(fit.history, dtype=float)
-    left.semilogy(range(len(loss)), loss - loss.min() + 1.0, marker="o", ms=3)
-    left.set_xlabel("iteration (the pixel set is chosen again between stages)")
-    left.set_ylabel("loss - final loss + 1")
-    left.set_title(f"{result.scenario.name}: convergence")
-    corr = np.asarray(fit.correlation, dtype=float)
-    image = right.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
-    right.set_xticks(range(len(fit.labels)), fit.labels, rotation=90, fontsize=7)
-    right.set_yticks(range(len(fit.labels)), fit.labels, fontsize=7)
-    right.set_title("correlation of the refined parameters")
-    fig.colorbar(image, ax=right, fraction=0.046)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-
-
-def frames_report(
-    results: Sequence[FrameResult], stills: StillsResult | None, outdir: Path
-) -> tuple[list[str], list[Path], dict[str, object]]:
-    """The report's section on realistic frames: markdown lines, figures and JSON data.
-
-    Args:
-        results: Frame results.
-        stills: The many-stills fit, or None.
-        outdir: Report folder (figures are written there).
-
-    Returns:
-        ``(lines, figures, data)``.
-    """
-    outdir.mkdir(parents=True, exist_ok=True)
-    lines = [
-        "## Realistic frames",
-        "",
-        "Each frame is the C program's Poisson noise image (`-noisefile`, seed 11) of the true",
-        "model when a C binary is given (else nb's render with numpy's Poisson draws); the",
-        "start is moved away as described and refined by `nb refine` (spot positions, then",
-        "Levenberg-Marquardt on the pixels near the spots, Poisson loss). Orientation errors are",
-        "the rotation from the true to the refined crystal about lab x, y, z. A fit passes when",
-        "every error is within its tolerance and within 3 sigma.",
-        "",
-        "| frame | source | what | fit | stages | wall (s) | result |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    figures, data = [], []
-    for res in results:
-        stages = "; ".join(res.fit.stages)
-        state = "converged" if res.fit.converged else "iteration limit"
-        lines.append(
-            f"| {res.scenario.name} | {res.source} | {res.scenario.description} | {state}, "
-            f"{res.fit.iterations} steps | {stages} | {res.wall:.1f} | "
-            f"{'PASS' if res.passed else 'FAIL'} |"
-        )
-    for res in results:
-        lines += ["", f"### {res.scenario.name}", "",
-                  "| parameter | true | refined - true | sigma | error / sigma | tolerance |",
-                  "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-        for label, error in res.errors.items():
-            sigma = res.sigmas[label]
-            ratio = error / sigma if sigma > 0 else math.nan
-            lines.append(
-                f"| {label} | {res.truth[label]:.6g} | {error:+.2e} | {sigma:.1e} | "
-                f"{ratio:+.2f} | {_tolerance(res.scenario, label):g} |"
-            )
-        png = outdir / f"frame_{res.scenario.name}.png"
-        _figure(res, png)
-        figures.append(png)
-        lines += ["", f"![{res.scenario.name}]({png.name})"]
-        data.append(
-            {
-                "frame": res.scenario.name,
-                "source": res.source,
-                "description": res.scenario.description,
-                "truth": res.truth,
-                "errors": res.errors,
-                "sigmas": res.sigmas,
-                "passed": res.passed,
-                "wall_seconds": res.wall,
-                "stages": res.fit.stages,
-                "labels": res.fit.labels,
-                "correlation": res.fit.correlation,
-                "loss_history": res.fit.history,
-            }
-        )
-    if stills is not None:
-        worst = max(max(map(abs, e)) for e in stills.orientation_errors)
-        cell = ", ".join(f"{e:+.4f}" for e in stills.cell_errors)
-        lines += [
-            "",
-            "## Many stills, one cell",
-            "",
-            f"{stills.shots} stills of 256 x 256 pixels at random orientations (uniform angles),",
-            "nb's render with Poisson noise, a shared triclinic cell started 0.5% / 0.5 deg off",
-            "and every orientation 0.3 deg off, refined together (`nb_core.refine.fit_shots`).",
-            "",
-            f"- cell errors (Å, Å, Å, deg, deg, deg): {cell}",
-            f"- largest orientation error of any still: {worst:.4f} deg",
-            f"- {stills.iterations} joint steps, {stills.seconds:.1f} s; "
-            f"{'PASS' if stills.passed else 'FAIL'} (cell within 0.02, orientations within 0.02 deg)",
-        ]
-        data.append({"stills": stills.__dict__})
-    return lines, figures, {"frames": data}
