@@ -173,11 +173,6 @@ def test_levenberg_marquardt_lands_on_a_noise_free_image() -> None:
     assert outcome.history[-1] < 1e-12 * outcome.history[0]
 
 
-@pytest.mark.xfail(
-    reason="known: on this small constant-F frame the beam centre lands 0.005-0.02 mm off "
-    "(6-27 sigma) since the sparse-render merge; the C-made frames of reports/refinement pass",
-    strict=False,
-)
 def test_fit_of_a_matrix_model_recovers_cell_orientation_and_detector(tmp_path) -> None:
     frame = {"detpixels": "160", "pixel": "0.2", "flux": "1e18", "exposure": "1", "beamsize": "0.1"}
     truth = _experiment(**frame)

@@ -30,6 +30,7 @@ __all__ = [
     "levenberg_marquardt",
     "normal_equations",
     "pixel_loss",
+    "poisson_mean",
 ]
 
 #: ``callback(loss, values)`` after each accepted step.
@@ -74,6 +75,30 @@ class LMOutcome:
     history: list[float]
 
 
+#: The Poisson mean's floor, as a fraction of the observed pixels' mean (see
+#: :func:`poisson_mean`).
+POISSON_FLOOR = 1e-3
+
+
+def poisson_mean(model: Tensor, observed: Tensor) -> Tensor:
+    """The Poisson mean a fit compares with the counts: the model plus a small floor.
+
+    Where a model still misses an observed spot its photons are near 0 while the counts are
+    not, and ``-y log(mu)`` there would rule the loss and its curvature; a floor of
+    :data:`POISSON_FLOOR` times the mean count bounds those terms and leaves the loss at
+    the spots as it is.
+
+    Args:
+        model: ``(N,)`` model photons.
+        observed: ``(N,)`` observed counts.
+
+    Returns:
+        ``(N,)`` mean photons.
+    """
+    floor = POISSON_FLOOR * torch.clamp(observed.mean(), min=1e-9)
+    return torch.clamp(model, min=0.0) + floor
+
+
 def pixel_loss(model: Tensor, observed: Tensor, kind: str) -> Tensor:
     """The loss between model and observed pixel values.
 
@@ -87,7 +112,7 @@ def pixel_loss(model: Tensor, observed: Tensor, kind: str) -> Tensor:
         ``()`` loss.
     """
     if kind == "poisson":
-        mu = torch.clamp(model, min=1e-12)
+        mu = poisson_mean(model, observed)
         return (mu - observed * torch.log(mu)).sum()
     return ((model - observed) ** 2).sum()
 
@@ -97,7 +122,7 @@ def normal_equations(
 ) -> tuple[Tensor, Tensor]:
     """Gradient ``(p,)`` and Gauss-Newton Hessian ``(p, p)`` of :func:`pixel_loss`."""
     if kind == "poisson":
-        mu = torch.clamp(model, min=1e-12)
+        mu = poisson_mean(model, observed)
         gradient = jac.T @ (1.0 - observed / mu)
         return gradient, jac.T @ (jac / mu[:, None])
     residual = model - observed

@@ -22,6 +22,7 @@ from nb_core.refine._fit import select_pixels
 from nb_core.refine._gradient import parameter_steps
 from nb_core.refine._levenberg import least_squares, normal_equations, pixel_loss
 from nb_core.refine._spots import (
+    SHELLS,
     Spots,
     assign_indices,
     find_spots,
@@ -190,12 +191,13 @@ def fit_shots(
     return result
 
 
-def _joint_spot_stage(shots: _Shots, found: list[Spots], rounds: int = 3) -> None:
+def _joint_spot_stage(shots: _Shots, found: list[Spots]) -> None:
     """Every still's spots at once: shared values and each still's own, Levenberg-Marquardt.
 
-    Each still's spots are indexed with its start (a spot keeps its first index); the
-    residuals are those of :func:`nb_core.refine._spots.refine_spot_positions` for every
-    still, with the same weak prior around the start.
+    As :func:`nb_core.refine._spots.refine_spot_positions` does for one image, with every
+    still's residuals in one fit: rounds over growing shells of each still's innermost spots
+    (:data:`~nb_core.refine._spots.SHELLS`), a spot keeping the index it was first given, and
+    the same weak prior around the start.
     """
     sim = shots.sim
     _, unflatten = flatten_values(sim)
@@ -206,14 +208,39 @@ def _joint_spot_stage(shots: _Shots, found: list[Spots], rounds: int = 3) -> Non
         [steps[n].reshape(-1) for n in shots.shared]
         + [torch.cat([steps[n].reshape(-1) for n in shots.own])] * shots.count
     ).to(vector)
-    indexed = []
+    assigned: list[Tensor | None] = [None] * shots.count
+    known = [torch.zeros(f.fast.shape, dtype=torch.bool, device=f.fast.device) for f in found]
+    for shell in SHELLS:
+        indexed = []
+        for shot in range(shots.count):
+            shots.write(vector, shot)
+            hkl, close, resolution = assign_indices(sim, found[shot], 0.25)
+            previous = assigned[shot]
+            if previous is not None:
+                hkl = torch.where(known[shot][:, None], previous, hkl)
+            if close.any():
+                close = close & (resolution <= torch.quantile(resolution, shell))
+            assigned[shot], known[shot] = hkl, known[shot] | close
+            indexed.append(_indexed_spots(sim, found[shot], hkl, close, vector))
+        vector = least_squares(_joint_residual(shots, indexed, start, prior, unflatten), vector, 10)
     for shot in range(shots.count):
         shots.write(vector, shot)
-        hkl, close, _ = assign_indices(sim, found[shot], 0.25)
-        weight = torch.sqrt(found[shot].intensity / torch.median(found[shot].intensity))
-        width = reflecting_range(sim, hkl[close])[:, None]
-        centroids = torch.stack((found[shot].fast, found[shot].slow), dim=1)[close]
-        indexed.append((hkl[close], weight[close].to(vector)[:, None], width, centroids.to(vector)))
+        shots.save(shot)
+
+
+def _indexed_spots(
+    sim: Simulator, found: Spots, hkl: Tensor, close: Tensor, like: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One still's indexed spots: indices, weights, reflecting ranges and centroids."""
+    weight = torch.sqrt(found.intensity / torch.median(found.intensity))
+    width = reflecting_range(sim, hkl[close])[:, None]
+    centroids = torch.stack((found.fast, found.slow), dim=1)[close]
+    return hkl[close], weight[close].to(like)[:, None], width, centroids.to(like)
+
+
+def _joint_residual(shots: _Shots, indexed, start: Tensor, prior: Tensor, unflatten):
+    """Every still's spot residuals and the prior, as one function of the joint vector."""
+    sim = shots.sim
 
     def residual(vec: Tensor) -> Tensor:
         parts = [(vec - start) / prior]
@@ -226,10 +253,7 @@ def _joint_spot_stage(shots: _Shots, found: list[Spots], rounds: int = 3) -> Non
             parts.append((weight * both).reshape(-1))
         return torch.cat(parts)
 
-    vector = least_squares(residual, vector, 10 * rounds)
-    for shot in range(shots.count):
-        shots.write(vector, shot)
-        shots.save(shot)
+    return residual
 
 
 def _joint_loss(shots: _Shots, vector: Tensor, pixel_sets, targets, kind: str) -> float:

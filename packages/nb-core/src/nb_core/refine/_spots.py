@@ -26,7 +26,7 @@ from nb_core.refine._gradient import parameter_steps
 from nb_core.refine._levenberg import least_squares
 from nb_core.refine._uncertainty import flatten_values
 
-__all__ = ["GEOMETRY", "Spots", "find_spots", "refine_spot_positions", "spot_mask"]
+__all__ = ["GEOMETRY", "SHELLS", "Spots", "find_spots", "refine_spot_positions", "spot_mask"]
 
 #: Parameters that move spots (the ones the spot stage refines).
 GEOMETRY = (
@@ -245,7 +245,7 @@ def assign_indices(sim: Simulator, spots: Spots, tolerance: float) -> tuple[Tens
 
 #: Fraction of the spots (innermost first) each round of :func:`refine_spot_positions` uses:
 #: low-resolution spots index correctly from further off, and pin the model for the rest.
-_SHELLS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+SHELLS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
 
 def refine_spot_positions(
@@ -255,7 +255,7 @@ def refine_spot_positions(
 
     Only the trainable names in :data:`GEOMETRY` move; the others stay. Each round re-indexes
     the spots (a spot more than 0.25 of an index from an integer is left out of that round; a
-    spot indexed once keeps its index), takes the innermost fraction :data:`_SHELLS` of them, and takes Levenberg-Marquardt steps
+    spot indexed once keeps its index), takes the innermost fraction :data:`SHELLS` of them, and takes Levenberg-Marquardt steps
     on the distance (pixels) between each observed centroid and its lattice point's
     predicted position.
 
@@ -279,7 +279,7 @@ def refine_spot_positions(
     used, rms = 0, float("nan")
     assigned: Tensor | None = None
     known = torch.zeros(spots.fast.shape, dtype=torch.bool, device=spots.fast.device)
-    for shell in _SHELLS:
+    for shell in SHELLS:
         hkl, close, resolution = assign_indices(sim, spots, 0.25)
         # A spot keeps the index it was first given: re-indexing every spot each round would
         # let the cell and the distance drift together into a finer lattice that fits too.

@@ -140,7 +140,9 @@ def covariance_of(model: Tensor, jac: Tensor, observed: Tensor, loss: str) -> Te
         ``(p, p)`` covariance.
     """
     if loss == "poisson":
-        weights = 1.0 / torch.clamp(model, min=1e-12)
+        from nb_core.refine._levenberg import poisson_mean
+
+        weights = 1.0 / poisson_mean(model, observed)
         return torch.linalg.pinv(jac.T @ (weights[:, None] * jac))
     rss = ((model - observed) ** 2).sum()
     dof = max(1, model.numel() - jac.shape[1])
