@@ -9,7 +9,6 @@ the in-process default gives.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nb_cli import main
+from tests.helpers import in_folder
 
 FLAGS = [
     *("-cell", "70", "80", "90", "85", "95", "105", "-lambda", "1", "-N", "4"),
@@ -25,16 +24,6 @@ FLAGS = [
     *("-oversample", "1", "-seed", "5", "-nopgm", "-quiet", "-compile", "off"),
 ]
 STILLS = ["stills", "--shots", "10", "--shot-seed", "8", "--batch", "2", "--mosaic-range", "0:0.2"]
-
-
-def in_folder(folder: Path, argv: list[str]) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        return main(argv)
-    finally:
-        os.chdir(cwd)
 
 
 def contents(folder: Path) -> dict[str, bytes]:

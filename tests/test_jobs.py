@@ -8,20 +8,16 @@ and ``--resume`` completes the set without rendering those again.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nb_cli import main
 from nb_core.io import read_float_image, read_smv, recover_outputs
 from nb_parity.tolerances import TOLERANCE
-from tests.conftest import assert_same_counts
+from tests.helpers import assert_same_counts, in_folder, run_nb
 
 COMMON = [
     *("-cell", "100", "100", "100", "90", "90", "90", "-lambda", "1", "-N", "5"),
@@ -36,15 +32,6 @@ LINES = [
     "-distance 110 -misset 0 0 30 -intfile own.img",
 ]
 SIZE = 32
-
-
-def in_folder(folder: Path, argv: list[str]) -> int:
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        return main(argv)
-    finally:
-        os.chdir(cwd)
 
 
 def test_each_line_is_a_separate_run(tmp_path: Path) -> None:
@@ -143,18 +130,6 @@ _KILL_AT_RENAME = textwrap.dedent(
 )
 
 KILL_FLAGS = [*COMMON, "-distance", "100", "-nonoise", "-seed", "3"]
-
-
-def run_nb(folder: Path, argv: list[str], prelude: str = "") -> subprocess.CompletedProcess[str]:
-    code = prelude + "\nfrom nb_cli import run\nrun()\n"
-    return subprocess.run(
-        [sys.executable, "-c", code, *argv],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def image_names(number: int) -> list[str]:

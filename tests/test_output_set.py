@@ -27,6 +27,7 @@ import pytest
 import nb_cli.simulate
 from nb_cli import main
 from nb_core.io import read_float_image
+from tests.helpers import run_nb
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 HKL = "0 0 0 1000\n1 0 0 300\n0 1 0 200\n0 0 1 100\n-1 0 0 300\n"
@@ -49,19 +50,6 @@ def leftovers(folder: Path) -> list[str]:
 
 def snapshot(folder: Path, names: list[str] = OUTPUTS) -> dict[str, bytes]:
     return {n: (folder / n).read_bytes() for n in names}
-
-
-def run_nb(folder: Path, argv: list[str], prelude: str = "") -> subprocess.CompletedProcess[str]:
-    """``nb ARGV`` through the console entry in a fresh interpreter, in ``folder``."""
-    code = prelude + "\nfrom nb_cli import run\nrun()\n"
-    return subprocess.run(
-        [sys.executable, "-c", code, *argv],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def make_sets(tmp_path: Path, pixels: int = 64) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:

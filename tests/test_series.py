@@ -18,7 +18,7 @@ from nb_cli import main
 from nb_cli.flags import parse_args, to_c_argv
 from nb_core.io import read_float_image, read_smv
 from nb_parity.tolerances import TOLERANCE
-from tests.conftest import assert_same_counts
+from tests.helpers import assert_same_counts
 
 PHI, OSC = -0.4, 0.2
 BASE = [

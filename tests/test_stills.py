@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import shlex
 from pathlib import Path
 
@@ -17,12 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from nb_cli import main
 from nb_core.datasets import ShotVariation, shot_parameters, shot_rotation
 from nb_core.geometry.rotations import rotation_matrix_xyz
 from nb_core.io import read_float_image, read_smv
 from nb_parity.tolerances import TOLERANCE
-from tests.conftest import assert_same_counts
+from tests.helpers import assert_same_counts, in_folder
 
 SIZE = 32
 FLAGS = [
@@ -31,16 +29,6 @@ FLAGS = [
     *("-oversample", "1", "-mosaic", "0.2", "-mosaic_dom", "4", "-flux", "1e12"),
     *("-dtype", "float64", "-nopgm", "-quiet", "-seed", "21"),
 ]
-
-
-def in_folder(folder: Path, argv: list[str]) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        return main(argv)
-    finally:
-        os.chdir(cwd)
 
 
 def manifest(folder: Path, name: str = "manifest.csv") -> list[dict[str, str]]:
