@@ -21,6 +21,7 @@ from nb_cli.per_image import check_distinct_files, given_flags
 from nb_core.datasets import ImageRecord, check_parquet, manifest_csv, manifest_parquet
 from nb_core.errors import InputError
 from nb_core.io import check_outputs, write_output
+from nb_core.runtime import keep_freed_memory
 
 __all__ = ["DatasetOptions", "run_dataset"]
 
@@ -134,6 +135,7 @@ def run_dataset(jobs: Sequence[ImageJob], options: DatasetOptions) -> int:
                 progress(record, done)
 
         if options.workers is None and options.scheduler is None:
+            keep_freed_memory()  # as each cluster worker does: no fresh page faults per chunk
             records = render_jobs(jobs, batch, say=say, on_image=on_image)
         else:
             from nb_cli.cluster import dask_client, render_on_cluster

@@ -8,9 +8,9 @@ wall time of the Pilatus frame on this project's 2-core machine; more for a pass
 gradients, whose saved tensors would otherwise be faulted in fresh on every pass). Peak
 memory is unchanged: the heap keeps what the render already used at its peak.
 
-``nb simulate`` and ``nb refine`` call :func:`keep_freed_memory` at start; from Python call it
-once before rendering in a loop (it changes the whole process's ``malloc``, so nb never calls
-it on import).
+``nb simulate``, ``nb refine``, the data set commands and each Dask worker call
+:func:`keep_freed_memory` at start; from Python call it once before rendering in a loop (it
+changes the whole process's ``malloc``, so nb never calls it on import).
 """
 
 from __future__ import annotations
