@@ -14,10 +14,11 @@ Every time is a whole process (or a whole shell loop), timed from outside with t
   Dask cluster of 1 and 2 worker processes (``--workers``), against a shell loop of N C runs
   and (extrapolated from a sample) N separate ``nb simulate`` processes.
 
-nb is warmed up once per case first (2 images with ``-compile on``, in a kernel cache of this
-run's own: a long data set renders through the compiled kernel, whose first build is that
-warm-up's time, reported apart as "cold"; frame 1 of a series at phi = 0 has a kernel of its
-own, the phi0 quirk). The first and last frames are compared with the
+nb is warmed up once per case first, in a kernel cache of this run's own: a long data set
+renders through the compiled kernel, whose first build is that warm-up's time, reported apart
+as "cold" (a series: 2 frames with ``-compile on``, frame 1 at phi = 0 having a kernel of its
+own, the phi0 quirk; stills: the whole in-process run, as shots of some orientations round the
+automatic ``-oversample`` to another value and need a kernel of their own). The first and last frames are compared with the
 C program's (relative L2 of the float images). Writes ``reports/benchmarks/datasets.md`` and
 ``datasets.json``; the load average before and after each case is reported with it.
 """
@@ -153,9 +154,8 @@ def stills_case(
         env = _env(threads, root / "kernels")
         (root / "kernels").mkdir()
         stills = [*NB, "stills", "--shots", str(shots), "--shot-seed", "1"]
-        warm = [*NB, "stills", "--shots", "2", "--shot-seed", "1", *flags, "-compile", "on"]
-        (root / "warm").mkdir()
-        result.nb_cold_seconds = _timed(warm, root / "warm", env)
+        (root / "cold").mkdir()  # builds every kernel the shots need (auto -oversample varies)
+        result.nb_cold_seconds = _timed([*stills, *flags], root / "cold", env)
         runs = {"in-process": [*stills, *flags]}
         for count in workers:
             runs[f"{count} workers"] = [*stills, "--workers", str(count), *flags]
@@ -197,9 +197,10 @@ def write_report(results: list[Result], threads: int, out: Path, command: str) -
         f" ({machine}), {threads} threads for both programs. Times are whole-process wall times"
         " (nb: one process for the data set; C: one shell loop of one run per image, each"
         " image's own flags). 'auto' lets nb choose (a long series renders through the compiled"
-        " kernel, built once in the warm-up: 'nb cold' is that 2-image warm-up with an empty"
-        " kernel cache); 'eager' is `-compile off`. The load average (1 min) before and after"
-        " each case tells how busy the machine was.",
+        " kernel, built once in the warm-up: 'nb cold' is that warm-up with an empty"
+        " kernel cache, 2 frames of a series, the whole in-process run of the stills);"
+        " 'eager' is `-compile off`. The load average (1 min) before and after each case tells"
+        " how busy the machine was.",
         "",
         f"Command: `{command}`",
         "",

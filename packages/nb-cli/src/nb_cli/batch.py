@@ -178,6 +178,7 @@ class _Run:
     queue: list[_Queued] = field(default_factory=list)
     records: list[ImageRecord] = field(default_factory=list)
     summarized: bool = False
+    solid: tuple[Prepared, float] | None = None
 
 
 def _angles_only(base: ParsedArgs, parsed: ParsedArgs) -> bool:
@@ -343,18 +344,13 @@ def _flush(run: _Run) -> None:
     queue, run.queue = run.queue, []
     first_say = run.say if _summary(run, queue[0].prepared) else _silent
     images = _render_queue(queue, run.say)
-    solid: float | None = None
     for item, image in zip(queue, images, strict=True):
-        experiment = item.prepared.experiment
-        if solid is None or not _shares_detector(queue[0].prepared, item.prepared):
-            with torch.no_grad():
-                solid = float(solid_angle_total(experiment.params, experiment.static))
         say = first_say if item is queue[0] else _silent
         try:
             write_outputs(
                 item.prepared,
                 image.detach().to("cpu", torch.float32).numpy(),
-                solid,
+                _solid_angle(run, item.prepared),
                 say=say,
                 catch_signals=run.options.catch_signals,
                 extra=item.extra,
@@ -363,6 +359,22 @@ def _flush(run: _Run) -> None:
         except InputError as exc:
             raise InputError(f"image {item.job.number}: {exc}") from None
         _done(run, item.record, rendered=True)
+
+
+def _solid_angle(run: _Run, prepared: Prepared) -> float:
+    """The rendered pixels' total solid angle (sr), computed again only when the detector or the
+    static options (sub-pixels, region) change."""
+    if run.solid is not None:
+        last, solid = run.solid
+        if last.experiment.static == prepared.experiment.static and _shares_detector(
+            last, prepared
+        ):
+            return solid
+    experiment = prepared.experiment
+    with torch.no_grad():
+        solid = float(solid_angle_total(experiment.params, experiment.static))
+    run.solid = (prepared, solid)
+    return solid
 
 
 def _shares_detector(a: Prepared, b: Prepared) -> bool:
