@@ -332,3 +332,22 @@ def test_the_c_program_reading_nb_dump_of_an_mtz_gives_the_same_image(
     nb_image = read_float_image(out / "floatimage.bin", 48, 48).astype(np.float64)
     assert c_image.max() > 0
     assert _rel_l2(nb_image, c_image) < 1e-6
+
+
+@needs_c
+def test_the_c_runner_gives_the_c_program_an_mtz_column_as_hkl_text(tmp_path: Path) -> None:
+    assert C_BIN is not None
+    from nb_parity.runs import CONVERTED_HKL, run_c
+
+    _mtz_file(tmp_path / "small.mtz")
+    flags = [*_cell_flags(HEXAGONAL), *DETECTOR, "-hkl", "small.mtz", "-sf_column", "IMEAN"]
+    c_run = run_c(C_BIN, flags, inputs={"small.mtz": tmp_path / "small.mtz"}, timeout=120)
+    assert c_run.ok, c_run.stdout[-500:]
+    assert c_run.argv[c_run.argv.index("-hkl") + 1] == CONVERTED_HKL
+    assert c_run.float_image is not None
+    c_image = c_run.float_image.astype(np.float64)
+    intensities = _image([*flags[:-4], "-hkl", str(tmp_path / "small.mtz"), *flags[-2:]])
+    amplitudes = _image([*flags[:-4], "-hkl", str(tmp_path / "small.mtz")])
+    assert c_image.max() > 0
+    assert _rel_l2(intensities, c_image) < 1e-6  # the C program rendered sqrt(IMEAN)
+    assert _rel_l2(amplitudes, c_image) > 0.1  # and not FP

@@ -21,7 +21,15 @@ import numpy as np
 
 from nb_cli.flags import parse_args, to_c_argv
 from nb_core.errors import InputError
-from nb_core.io import SmvImage, read_float_image, read_smv
+from nb_core.io import (
+    SmvImage,
+    default_model_dmin,
+    read_float_image,
+    read_smv,
+    read_structure_factors,
+    structure_factor_format,
+)
+from nb_core.settings import Settings
 from nb_parity.summary import parse_summary
 
 __all__ = ["Run", "find_c_binary", "run_c", "run_nb"]
@@ -123,6 +131,43 @@ def _size(folder: Path) -> tuple[int, int] | None:
     return img.data.shape[1], img.data.shape[0]
 
 
+#: The HKL text that stands in for an MTZ, mmCIF or model ``-hkl`` in the C program's folder.
+CONVERTED_HKL = "nb-structure-factors.hkl"
+
+
+def _readable_hkl(settings: Settings, argv: list[str], folder: Path) -> list[str]:
+    """The C program's argv with an ``-hkl`` it cannot read replaced by HKL text.
+
+    The C program reads HKL text only. An MTZ, mmCIF or model file (read by nb through gemmi,
+    with ``-sf_column`` and ``-model_dmin``) is read here the same way and written into the
+    run's folder as ``h k l F`` lines of its P1 reflections, so both programs render the same
+    amplitudes.
+
+    Raises:
+        InputError: The file cannot be read (gemmi missing, bad file or column).
+    """
+    name = settings.hkl_file
+    if not name or structure_factor_format(name) is None:
+        return argv
+    path = Path(name) if Path(name).is_absolute() else folder / name
+    dmin = settings.model_dmin_A
+    table, _ = read_structure_factors(
+        path,
+        column=settings.sf_column,
+        model_dmin_A=default_model_dmin(settings.lambda_A) if dmin is None else dmin,
+    )
+    lines = [
+        f"{h} {k} {l} {f!r}"
+        for (h, k, l), f in zip(table.indices.tolist(), table.amplitudes.tolist(), strict=True)
+    ]
+    (folder / CONVERTED_HKL).write_text("\n".join(lines) + "\n", encoding="ascii")
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "-hkl":
+            out[i + 1] = CONVERTED_HKL
+    return out
+
+
 def run_c(
     binary: str | os.PathLike[str],
     flags: Sequence[str],
@@ -137,7 +182,8 @@ def run_c(
 
     Args:
         binary: Path of the C binary.
-        flags: nanoBragg flags (nb-only options are dropped).
+        flags: nanoBragg flags (nb-only options are dropped; an MTZ, mmCIF or model ``-hkl``
+            is handed to the C program as HKL text of the same P1 amplitudes).
         inputs: Files to place in the folder: name -> path, bytes or text.
         noise: Also write and read the noise image.
         printout_pixel: Ask for the ``-printout`` block of this (fast, slow) pixel.
@@ -159,6 +205,7 @@ def run_c(
     with tempfile.TemporaryDirectory(prefix="nb-cref-") as tmp:
         folder = Path(tmp)
         _stage(folder, inputs or {})
+        argv = _readable_hkl(parsed.settings, argv, folder)
         start = time.perf_counter()
         try:
             proc = subprocess.run(
