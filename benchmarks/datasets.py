@@ -14,13 +14,12 @@ Every time is a whole process (or a whole shell loop), timed from outside with t
   Dask cluster of 1 and 2 worker processes (``--workers``), against a shell loop of N C runs
   and (extrapolated from a sample) N separate ``nb simulate`` processes.
 
-nb is warmed up once per case first, in a kernel cache of this run's own: a long data set
-renders through the compiled kernel, whose first build is that warm-up's time, reported apart
-as "cold" (a series: 2 frames with ``-compile on``, frame 1 at phi = 0 having a kernel of its
-own, the phi0 quirk; stills: the whole in-process run, as shots of some orientations round the
-automatic ``-oversample`` to another value and need a kernel of their own). The first and last frames are compared with the
-C program's (relative L2 of the float images). Writes ``reports/benchmarks/datasets.md`` and
-``datasets.json``; the load average before and after each case is reported with it.
+Each nb data set is run twice: first with an empty kernel cache of this run's own ("empty kernel
+cache": the compiled kernels a long data set renders through are built in that run), then again
+with the kernels it built ("auto"), as every later run on the machine finds them. The first and
+last frames are compared with the C program's (relative L2 of the float images). Writes
+``reports/benchmarks/datasets.md`` and ``datasets.json``; the load average before and after
+each case is reported with it.
 """
 
 from __future__ import annotations
@@ -45,6 +44,8 @@ SHARED = REPO.parent / "shared"
 OUT = REPO / "reports" / "benchmarks"
 CUBIC = "-cell 100 100 100 90 90 90 -lambda 1 -N 10 -default_F 100 -distance 100"
 NB = [sys.executable, "-c", "from nb_cli import run; run()"]
+#: The label of a run that starts with an empty kernel cache.
+COLD = "auto, empty kernel cache"
 
 
 @dataclass
@@ -56,7 +57,6 @@ class Result:
     flags: str
     c_seconds: float | None = None
     nb_seconds: dict[str, float] = field(default_factory=dict)
-    nb_cold_seconds: float | None = None
     rel_l2: dict[str, float] = field(default_factory=dict)
     load: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -116,16 +116,15 @@ def series_case(
         cache = root / "kernels"
         cache.mkdir()
         env = _env(threads, cache)
-        folders = {k: root / k for k in ("warm", "nb", "nb_eager", "c")}
+        folders = {k: root / k for k in ("cold", "nb", "nb_eager", "c")}
         for folder in folders.values():
             folder.mkdir()
             for path in inputs:
                 shutil.copy(path, folder / path.name)
-        series = [*NB, "series", "--frames"]
-        warm = [*series, "2", *flags, "-compile", "on"]  # builds the kernels a long series uses
-        result.nb_cold_seconds = _timed(warm, folders["warm"], env)
-        result.nb_seconds["auto"] = _timed([*series, str(frames), *flags], folders["nb"], env)
-        eager = [*series, str(frames), *flags, "-compile", "off"]
+        series = [*NB, "series", "--frames", str(frames), *flags]
+        result.nb_seconds[COLD] = _timed(series, folders["cold"], env)
+        result.nb_seconds["auto"] = _timed(series, folders["nb"], env)
+        eager = [*series, "-compile", "off"]
         result.nb_seconds["eager"] = _timed(eager, folders["nb_eager"], env)
         if c_bin is not None:
             jobs = series_jobs(flags, frames)
@@ -154,9 +153,7 @@ def stills_case(
         env = _env(threads, root / "kernels")
         (root / "kernels").mkdir()
         stills = [*NB, "stills", "--shots", str(shots), "--shot-seed", "1"]
-        (root / "cold").mkdir()  # builds every kernel the shots need (auto -oversample varies)
-        result.nb_cold_seconds = _timed([*stills, *flags], root / "cold", env)
-        runs = {"in-process": [*stills, *flags]}
+        runs = {COLD: [*stills, *flags], "in-process": [*stills, *flags]}
         for count in workers:
             runs[f"{count} workers"] = [*stills, "--workers", str(count), *flags]
         for label, cmd in runs.items():
@@ -196,25 +193,24 @@ def write_report(results: list[Result], threads: int, out: Path, command: str) -
         f"Made by `NB_C_BIN=... python benchmarks/datasets.py` on {time.strftime('%Y-%m-%d %H:%M')}"
         f" ({machine}), {threads} threads for both programs. Times are whole-process wall times"
         " (nb: one process for the data set; C: one shell loop of one run per image, each"
-        " image's own flags). 'auto' lets nb choose (a long series renders through the compiled"
-        " kernel, built once in the warm-up: 'nb cold' is that warm-up with an empty"
-        " kernel cache, 2 frames of a series, the whole in-process run of the stills);"
-        " 'eager' is `-compile off`. The load average (1 min) before and after each case tells"
-        " how busy the machine was.",
+        " image's own flags). 'auto' lets nb choose (a long data set renders through compiled"
+        " kernels): first with an empty kernel cache (the kernels are built in that run), then"
+        " with the kernels built; 'eager' is `-compile off`. The stills are also rendered on"
+        " local Dask clusters of worker processes. The load average (1 min) before and after"
+        " each case tells how busy the machine was.",
         "",
         f"Command: `{command}`",
         "",
-        "| case | images | C (s) | nb run | nb (s) | C / nb | nb cold (s) | rel L2 vs C | load |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| case | images | C (s) | nb run | nb (s) | C / nb | rel L2 vs C | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         l2 = ", ".join(f"{k}: {v:.1e}" for k, v in r.rel_l2.items()) or "-"
-        cold = f"{r.nb_cold_seconds:.1f}" if r.nb_cold_seconds is not None else "-"
         c = f"{r.c_seconds:.1f}" if r.c_seconds is not None else "-"
         load = " / ".join(f"{x:.1f}" for x in r.load)
         for label, seconds in r.nb_seconds.items():
             row = [r.name, str(r.images), c, label, f"{seconds:.1f}", _ratio(r.c_seconds, seconds)]
-            lines.append("| " + " | ".join([*row, cold, l2, load]) + " |")
+            lines.append("| " + " | ".join([*row, l2, load]) + " |")
     lines += ["", "Flags of each case:", ""]
     lines += [f"- `{r.name}`: `{r.flags}`" + "".join(f" ({n})" for n in r.notes) for r in results]
     (out / "datasets.md").write_text("\n".join(lines) + "\n")

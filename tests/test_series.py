@@ -171,3 +171,26 @@ def test_bad_series_input_is_one_line_and_writes_nothing(
     assert err.startswith(message), err
     assert err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auto_compile_counts_the_frames_that_share_a_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frame 1 at phi = 0 (a kernel of its own) is not compiled for; the rest share one."""
+    import nb_cli.batch as batch
+    from nb_cli.series import series_jobs
+
+    asked: list[tuple[float, int]] = []
+
+    def want_compile(choice: str, experiment, device: str, images: int = 1) -> bool:
+        asked.append((float(experiment.params.phi0), images))
+        return False
+
+    monkeypatch.setattr(batch, "_want_compile", want_compile)
+    flags = [*BASE, "-phi", "0", "-outdir", str(tmp_path)]
+    jobs = series_jobs(flags, 10)
+    batch.render_jobs(jobs, batch.BatchOptions(images=10), say=lambda line: None)
+    step = np.deg2rad(OSC)
+    # frame 1 alone; frame 2 first of the shared kind; at frame 3, 2 of 3 images so far were
+    # of that kind: 2/3 of the 8 frames from frame 3 on; then the choice holds.
+    assert [(round(phi / step), images) for phi, images in asked] == [(0, 1), (1, 1), (2, 5)]

@@ -44,6 +44,7 @@ from nb_cli.summary import BANNER, decision_lines, resolution_lines
 from nb_core.datasets import ImageRecord, image_record, render_many, reoriented
 from nb_core.errors import InputError
 from nb_core.io import matrix_text, recover_outputs
+from nb_core.params import Static
 from nb_core.render import solid_angle_total
 from nb_core.resolve import Inputs, load_inputs
 from nb_core.rng import CRandom
@@ -77,7 +78,8 @@ class BatchOptions:
     Attributes:
         batch: Images of one shape rendered together (1: one at a time).
         resume: Skip images whose files all exist already.
-        images: Images in the whole data set (a compiled kernel pays off over all of them).
+        images: Images in the whole data set (``-compile auto`` counts those expected to share
+            a kernel).
         catch_signals: Abort cleanly on SIGINT, SIGTERM and SIGHUP while files are written
             (the main thread of a command only).
         cwd: Folder that relative paths are relative to (a worker moves there first), or
@@ -179,6 +181,7 @@ class _Run:
     records: list[ImageRecord] = field(default_factory=list)
     summarized: bool = False
     solid: tuple[Prepared, float] | None = None
+    kernels: dict[Static, tuple[int, bool]] = field(default_factory=dict)
 
 
 def _angles_only(base: ParsedArgs, parsed: ParsedArgs) -> bool:
@@ -236,12 +239,35 @@ def _prepared(run: _Run, job: ImageJob) -> Prepared:
     except InputError as exc:
         raise InputError(f"image {job.number}: {exc}") from None
     experiment = prepared.experiment
-    choice = str(parsed.nb.get("compile", "auto"))
-    device = str(parsed.nb.get("device", "cpu"))
-    compile_ = _want_compile(choice, experiment, device, images=max(1, run.options.images))
-    prepared = dataclasses.replace(prepared, compile=compile_, noise_compiled=True)
+    prepared = dataclasses.replace(prepared, noise_compiled=True)
     run.base = _Base(parsed=parsed, prepared=prepared, rng=copy.deepcopy(experiment.rng))
     return _fresh_rng(prepared, run.base.rng)
+
+
+def _compiles(run: _Run, prepared: Prepared, position: int) -> bool:
+    """Whether the image renders through the compiled kernel of its static options.
+
+    ``-compile on``/``off`` decide alone. With ``auto`` a kernel is built only for the images
+    expected to share it: none is built for the first image of its kind (frame 1 of a series
+    at phi = 0 has a kernel of its own, the phi0 quirk; a still whose orientation rounds the
+    automatic ``-oversample`` the other way has another), unless it is already in the cache
+    or the image alone is worth it. At the second image of a kind, the images still to come
+    are counted in the share of this kind so far, and the choice holds for the rest.
+    """
+    parsed = prepared.parsed
+    choice = str(parsed.nb.get("compile", "auto"))
+    device = str(parsed.nb.get("device", "cpu"))
+    experiment = prepared.experiment
+    if choice != "auto":
+        return _want_compile(choice, experiment, device)
+    seen, decided = run.kernels.get(experiment.static, (0, False))
+    seen += 1
+    if seen <= 2:
+        share = seen / (position + 1)
+        images = 1 if seen == 1 else round(share * max(1, run.options.images - position))
+        decided = _want_compile(choice, experiment, device, images=max(1, images))
+    run.kernels[experiment.static] = (seen, decided)
+    return decided
 
 
 def _fresh_rng(prepared: Prepared, rng: CRandom) -> Prepared:
@@ -268,6 +294,10 @@ def _finished(run: _Run, files: list[Path]) -> bool:
 
 def _enqueue(run: _Run, job: ImageJob, position: int) -> None:
     prepared = _prepared(run, job)
+    try:
+        prepared = dataclasses.replace(prepared, compile=_compiles(run, prepared, position))
+    except InputError as exc:
+        raise InputError(f"image {job.number}: {exc}") from None
     files, mat = _image_files(prepared, job)
     settings = prepared.parsed.settings
     seed = settings.seed if settings.seed is not None else 0
