@@ -173,24 +173,23 @@ def test_bad_series_input_is_one_line_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_auto_compile_counts_the_frames_that_share_a_kernel(
+def test_auto_compile_counts_a_frame_with_a_kernel_of_its_own_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Frame 1 at phi = 0 (a kernel of its own) is not compiled for; the rest share one."""
+    """Frame 1 at phi = 0 (the phi0 quirk's static options) is weighed alone; the rest together."""
     import nb_cli.batch as batch
     from nb_cli.series import series_jobs
 
-    asked: list[tuple[float, int]] = []
+    asked: list[tuple[bool, int]] = []
 
     def want_compile(choice: str, experiment, device: str, images: int = 1) -> bool:
-        asked.append((float(experiment.params.phi0), images))
+        asked.append((experiment.static.phi_source_first != experiment.static.phi_source, images))
         return False
 
     monkeypatch.setattr(batch, "_want_compile", want_compile)
-    flags = [*BASE, "-phi", "0", "-outdir", str(tmp_path)]
-    jobs = series_jobs(flags, 10)
+    jobs = series_jobs([*BASE, "-phi", "0", "-outdir", str(tmp_path)], 10)
+    assert [job.own_kernel for job in jobs] == [True] + [False] * 9
     batch.render_jobs(jobs, batch.BatchOptions(images=10), say=lambda line: None)
-    step = np.deg2rad(OSC)
-    # frame 1 alone; frame 2 first of the shared kind; at frame 3, 2 of 3 images so far were
-    # of that kind: 2/3 of the 8 frames from frame 3 on; then the choice holds.
-    assert [(round(phi / step), images) for phi, images in asked] == [(0, 1), (1, 1), (2, 5)]
+    assert asked == [(True, 1), (False, 10)]  # once per kernel
+    # A series whose steps never land on 0 has no such frame.
+    assert not any(job.own_kernel for job in series_jobs([*BASE, "-phi", "0.05"], 10))

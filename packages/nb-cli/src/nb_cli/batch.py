@@ -64,11 +64,15 @@ class ImageJob:
         argv: The ``nb simulate`` flags that make this image alone.
         matfile: Also write the image's orientation as a ``-mat`` file here (relative names
             inside the image's ``-outdir``), or None.
+        own_kernel: Whether the image's static options are its own in the data set (a
+            series frame with a phi step at 0, the phi0 quirk), so that ``-compile auto``
+            counts it alone rather than with every image.
     """
 
     number: int
     argv: tuple[str, ...]
     matfile: str | None = None
+    own_kernel: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,7 @@ class BatchOptions:
     Attributes:
         batch: Images of one shape rendered together (1: one at a time).
         resume: Skip images whose files all exist already.
-        images: Images in the whole data set (``-compile auto`` counts those expected to share
-            a kernel).
+        images: Images in the whole data set (a compiled kernel pays off over all of them).
         catch_signals: Abort cleanly on SIGINT, SIGTERM and SIGHUP while files are written
             (the main thread of a command only).
         cwd: Folder that relative paths are relative to (a worker moves there first), or
@@ -181,7 +184,7 @@ class _Run:
     records: list[ImageRecord] = field(default_factory=list)
     summarized: bool = False
     solid: tuple[Prepared, float] | None = None
-    kernels: dict[Static, tuple[int, bool]] = field(default_factory=dict)
+    kernels: dict[tuple[Static, int, str, str], bool] = field(default_factory=dict)
 
 
 def _angles_only(base: ParsedArgs, parsed: ParsedArgs) -> bool:
@@ -244,29 +247,24 @@ def _prepared(run: _Run, job: ImageJob) -> Prepared:
     return _fresh_rng(prepared, run.base.rng)
 
 
-def _compiles(run: _Run, prepared: Prepared, position: int) -> bool:
+def _compiles(run: _Run, prepared: Prepared, job: ImageJob) -> bool:
     """Whether the image renders through the compiled kernel of its static options.
 
-    ``-compile on``/``off`` decide alone. With ``auto`` a kernel is built only for the images
-    expected to share it: none is built for the first image of its kind (frame 1 of a series
-    at phi = 0 has a kernel of its own, the phi0 quirk; a still whose orientation rounds the
-    automatic ``-oversample`` the other way has another), unless it is already in the cache
-    or the image alone is worth it. At the second image of a kind, the images still to come
-    are counted in the share of this kind so far, and the choice holds for the rest.
+    ``-compile on``/``off`` decide alone. With ``auto`` the kernel is worth building when the
+    images of the whole data set are (an image with ``own_kernel`` counts alone), or when it
+    is in the cache already. The choice depends on the image and the data set's size only,
+    not on the images before it, so any split of the data set into chunks makes the same.
     """
     parsed = prepared.parsed
     choice = str(parsed.nb.get("compile", "auto"))
     device = str(parsed.nb.get("device", "cpu"))
     experiment = prepared.experiment
-    if choice != "auto":
-        return _want_compile(choice, experiment, device)
-    seen, decided = run.kernels.get(experiment.static, (0, False))
-    seen += 1
-    if seen <= 2:
-        share = seen / (position + 1)
-        images = 1 if seen == 1 else round(share * max(1, run.options.images - position))
-        decided = _want_compile(choice, experiment, device, images=max(1, images))
-    run.kernels[experiment.static] = (seen, decided)
+    images = 1 if job.own_kernel else max(1, run.options.images)
+    key = (experiment.static, images, choice, device)
+    decided = run.kernels.get(key)
+    if decided is None:
+        decided = _want_compile(choice, experiment, device, images=images)
+        run.kernels[key] = decided
     return decided
 
 
@@ -295,7 +293,7 @@ def _finished(run: _Run, files: list[Path]) -> bool:
 def _enqueue(run: _Run, job: ImageJob, position: int) -> None:
     prepared = _prepared(run, job)
     try:
-        prepared = dataclasses.replace(prepared, compile=_compiles(run, prepared, position))
+        prepared = dataclasses.replace(prepared, compile=_compiles(run, prepared, job))
     except InputError as exc:
         raise InputError(f"image {job.number}: {exc}") from None
     files, mat = _image_files(prepared, job)

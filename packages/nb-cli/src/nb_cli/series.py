@@ -5,17 +5,20 @@ oscillation, ``-phisteps``/``-phistep`` its steps inside a frame), ``-seed SEED 
 its own file names (``frame_#####.img`` templates, or ``_00001`` before the extension), so that
 each frame is exactly a separate ``nb simulate`` (and a separate run of the C program) of
 those flags, with a header (PHI, OSC_START, OSC_RANGE) of its own. A frame depends only on its
-number: ``--first 51 --frames 50`` makes frames 51-100 of the same series.
+number: ``--first 51 --frames 50`` makes frames 51-100 of the same series. A frame with a phi
+step exactly at 0 (frame 1 of ``-phi 0``) has static options of its own, the phi0 quirk's, so
+``-compile auto`` weighs building its kernel for that frame alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from nb_cli.batch import ImageJob
 from nb_cli.flags import parse_args
 from nb_cli.per_image import image_seed, output_flags, series_seed
-from nb_core.datasets import frame_phi, number_width
+from nb_core.datasets import frame_phi, has_zero_phi_step, number_width
 from nb_core.errors import InputError
 
 __all__ = ["series_jobs"]
@@ -51,5 +54,7 @@ def series_jobs(argv: Sequence[str], frames: int, first: int = 1) -> list[ImageJ
     for number in range(first, first + frames):
         phi = frame_phi(parsed.settings.phi_deg, osc, number)
         own = ["-phi", repr(phi), "-seed", str(image_seed(seed, number))]
-        jobs.append(ImageJob(number, (*base, *own, *output_flags(base, parsed, number, width))))
+        argv = (*base, *own, *output_flags(base, parsed, number, width))
+        alone = has_zero_phi_step(dataclasses.replace(parsed.settings, phi_deg=phi))
+        jobs.append(ImageJob(number, argv, own_kernel=alone))
     return jobs

@@ -2,7 +2,8 @@
 
 - :func:`image_name`: file-name templates (``frame_#####.img``);
 - :func:`frame_phi`, :func:`reoriented`: one image's experiment from another's when only the
-  spindle start or the missetting angles differ (no new resolve);
+  spindle start or the missetting angles differ (no new resolve); :func:`has_zero_phi_step`:
+  whether an image's phi0-quirk step gives it a kernel of its own;
 - :func:`shot_parameters`, :func:`shot_rotation`, :class:`ShotVariation`,
   :func:`read_spectrum`: what each still draws (orientation uniform over SO(3), optional
   mosaic, size, flux and wavelength), seeded by the data set's seed and the shot's number;
@@ -12,7 +13,7 @@
 """
 
 from nb_core.datasets._batch import differing_fields, render_many
-from nb_core.datasets._frames import frame_phi, reoriented
+from nb_core.datasets._frames import frame_phi, has_zero_phi_step, reoriented
 from nb_core.datasets._manifest import (
     MANIFEST_COLUMNS,
     ImageRecord,
@@ -41,6 +42,7 @@ __all__ = [
     "check_parquet",
     "differing_fields",
     "frame_phi",
+    "has_zero_phi_step",
     "image_name",
     "image_record",
     "manifest_csv",

@@ -23,11 +23,12 @@ from nb_core.resolve import (
     resolve_lattice,
 )
 from nb_core.resolve._report import float64_tensor
+from nb_core.resolve._sampling import phi_steps
 from nb_core.rng import CRandom
 from nb_core.settings import Settings
 from nb_core.units import RTD
 
-__all__ = ["frame_phi", "reoriented"]
+__all__ = ["frame_phi", "has_zero_phi_step", "reoriented"]
 
 
 def frame_phi(phi_deg: float, osc_deg: float, number: int) -> float:
@@ -45,6 +46,20 @@ def frame_phi(phi_deg: float, osc_deg: float, number: int) -> float:
         The frame's ``-phi`` value (deg).
     """
     return phi_deg + (number - 1) * osc_deg
+
+
+def has_zero_phi_step(settings: Settings) -> bool:
+    """Whether one of the image's phi steps lands exactly on 0.
+
+    Such a step is the phi0 quirk's (it reuses the previous step's rotated lattice), and it
+    gives the image static options of its own: in a rotation series, a kernel no other frame
+    shares. The steps are the resolve's, ``phi0 + phistep * tic`` in rad.
+
+    Args:
+        settings: The image's settings (``-phi``, ``-osc``, ``-phistep``, ``-phisteps``).
+    """
+    phi0, _, phistep, phisteps = phi_steps(settings)
+    return any(phi0 + phistep * tic == 0.0 for tic in range(phisteps))
 
 
 def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
