@@ -43,7 +43,7 @@ def observed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A finite 4 x 4 float32 observed image in the current (temporary) folder."""
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "observed.bin"
-    np.full((4, 4), 3.0, dtype="<f4").tofile(path)
+    np.arange(16, dtype="<f4").reshape(4, 4).tofile(path)
     return path
 
 
@@ -98,6 +98,30 @@ def test_an_observed_image_with_nan_or_inf_pixels_is_refused(
     code = main(["refine", str(observed), "--refine", "distance", "--json", "fit.json", *TINY])
     assert words in _refused(capsys, code, str(observed))
     assert not (observed.parent / "fit.json").exists()
+
+
+@pytest.mark.parametrize(("value", "words"), [(0.0, "are 0:"), (7.5, "are 7.5:")])
+def test_an_observed_image_of_one_value_is_refused(
+    observed: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: float,
+    words: str,
+) -> None:
+    np.full((4, 4), value, dtype="<f4").tofile(observed)
+    monkeypatch.setattr(nb_cli.refine, "fit", _no_work)
+    code = main(["refine", str(observed), "--refine", "distance", "--json", "fit.json", *TINY])
+    line = _refused(capsys, code, str(observed))
+    assert f"all 16 pixels of the fitted region {words} there is no signal" in line
+    assert not (observed.parent / "fit.json").exists()
+    # One value outside the region fitted (-roi) is refused the same way.
+    image = np.full((4, 4), value, dtype="<f4")
+    image[3, 3] = value + 1.0
+    image.tofile(observed)
+    code = main(
+        ["refine", str(observed), "--refine", "distance", *TINY, "-roi", "0", "1", "0", "1"]
+    )
+    assert "all 4 pixels of the fitted region" in _refused(capsys, code, str(observed))
 
 
 def test_a_missing_or_wrong_sized_observed_image_is_refused(

@@ -131,6 +131,24 @@ def _check_finite(image: np.ndarray, path: Path) -> None:
         )
 
 
+def _check_signal(image: np.ndarray, roi: tuple[int, int, int, int], path: Path) -> None:
+    """Refuse an observed image that is one value over the fitted region (nothing to fit).
+
+    Args:
+        image: ``(S, F)`` observed image.
+        roi: The region fitted, ``(xmin, xmax, ymin, ymax)`` pixels (inclusive).
+        path: The image's file, for the message.
+    """
+    xmin, xmax, ymin, ymax = roi
+    region = image[ymin : ymax + 1, xmin : xmax + 1]
+    if region.size and float(region.max()) == float(region.min()):
+        raise InputError(
+            f"all {region.size} pixels of the fitted region are {float(region.min()):g}: "
+            "there is no signal to refine against",
+            path,
+        )
+
+
 def _check_output_target(json_out: str, option: str = "--json") -> Path:
     """Refuse an output path that could not be written: a folder, or in a missing folder."""
     target = Path(json_out)
@@ -244,6 +262,7 @@ def refine_command(
     observed_image = load_observed(Path(observed), st.fpixels, st.spixels, settings.adc_offset)
     obs = observed_image.data
     _check_finite(obs, Path(observed))
+    _check_signal(obs, st.roi, Path(observed))
     if not observed_image.scale_known and "scale" not in names:
         names.append("scale")
         say(f"note: {observed} does not say its counts per photon; refining an overall scale too")
