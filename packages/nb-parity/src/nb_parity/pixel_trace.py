@@ -84,139 +84,167 @@ def trace_tables(prepared: Any, fpixel: int, spixel: int) -> tuple[Any, list[Tra
         )
     with torch.no_grad():
         tr = trace_pixel(params, static, fpixel, spixel)
-        ev = tr.evaluation
-        frame = exp.report.frame
-        detector: TraceTable = {
-            "title": "detector (rotated axes; pix0 and beam in m)",
-            "columns": ["vector", "x", "y", "z"],
-            "rows": [
-                [name, *v]
-                for name, v in (
-                    ("fdet", list(frame.fdet)),
-                    ("sdet", list(frame.sdet)),
-                    ("odet", list(frame.odet)),
-                    ("pix0", list(frame.pix0)),
-                    ("incident beam", _vec(params.beam)),
-                    ("spindle", _vec(params.spindle)),
-                )
-            ],
-        }
-        sub_rows = []
-        _, layers, subs, _ = ev.positions.shape
-        for li in range(layers):
-            for xi in range(subs):
-                sub_rows.append(
-                    [
-                        [li, xi],
-                        _vec(ev.positions[0, li, xi]),
-                        _vec(ev.diffracted[0, li, xi]),
-                        float(ev.omega[0, li, xi]),
-                        float(ev.capture[0, li, xi]),
-                    ]
-                )
-        subpixels: TraceTable = {
-            "title": "sub-pixels (per sensor layer and sub-pixel)",
-            "columns": ["layer sub", "position (m)", "diffracted", "omega (sr)", "capfrac"],
-            "rows": sub_rows,
-        }
-        sources = ev.scattering.shape[3]
-        src_rows = []
-        for li in range(layers):
-            for xi in range(subs):
-                for si in range(sources):
-                    q = ev.scattering[0, li, xi, si]
-                    src_rows.append(
-                        [
-                            [li, xi, si],
-                            _vec(-params.source_directions[si]),
-                            _vec(q * 1e-10),
-                            0.5 * float(torch.linalg.vector_norm(q)) * 1e-10,
-                            bool(ev.passed[0, li, xi, si]),
-                            float(ev.polar[0, li, xi, si]),
-                        ]
-                    )
-        source_table: TraceTable = {
-            "title": "scattering (per sub-pixel and source)",
-            "columns": [
-                "layer sub source",
-                "incident",
-                "scattering (1/Å)",
-                "stol (1/Å)",
-                "passed",
-                "polar",
-            ],
-            "rows": src_rows,
-        }
-        lattice = lattice_vectors(params, static) * 1e10  # (Phi, M, 3, 3) Å
-        phis = spindle_angles(params, static) * (180.0 / math.pi)
-        lat_rows = []
-        for fi in range(lattice.shape[0]):
-            for mi in range(lattice.shape[1]):
-                lat_rows.append(
-                    [[fi, mi], float(phis[fi]), *(_vec(lattice[fi, mi, k]) for k in range(3))]
-                )
-        lattice_table: TraceTable = {
-            "title": "rotated real-space cell (per phi step and mosaic domain)",
-            "columns": ["phi domain", "phi (deg)", "a (Å)", "b (Å)", "c (Å)"],
-            "rows": lat_rows,
-        }
-        hkl = ev.hkl[:, 0]  # (3, L, X, S, F, M)
-        shape = tuple(hkl.shape[1:])
-        reciprocal = crystal_basis(params, static).reciprocal.to(params.dtype)
-        f_latt = lattice_factor_signed(hkl, params, static, reciprocal)
-        per_axis = None
-        if static.shape == "square":
-            per_axis = [
-                torch.where(params.n_cells[k] > 1.0, sincg(hkl[k], params.n_cells[k]), 1.0)
-                for k in range(3)
-            ]
-        f_cell = ev.f_cell[0].expand(shape)
-        term = ev.term[0].expand(shape)
-        active = ev.active[0].expand(shape)
-        eval_rows = []
-        for index in _ndindex(shape):
-            h = [float(hkl[(k, *index)]) for k in range(3)]
-            axes = [float(a[index]) for a in per_axis] if per_axis is not None else [math.nan] * 3
-            eval_rows.append(
+        tables = [
+            _detector_table(exp.report.frame, params),
+            _subpixel_table(tr.evaluation),
+            _source_table(tr.evaluation, params),
+            _lattice_table(params, static),
+            _evaluation_table(tr.evaluation, params, static),
+            _pixel_table(tr, static),
+        ]
+    return tr, tables
+
+
+def _detector_table(frame: Any, params: Any) -> TraceTable:
+    """The rotated detector axes, pix0 (m), the incident beam and the spindle."""
+    return {
+        "title": "detector (rotated axes; pix0 and beam in m)",
+        "columns": ["vector", "x", "y", "z"],
+        "rows": [
+            [name, *v]
+            for name, v in (
+                ("fdet", list(frame.fdet)),
+                ("sdet", list(frame.sdet)),
+                ("odet", list(frame.odet)),
+                ("pix0", list(frame.pix0)),
+                ("incident beam", _vec(params.beam)),
+                ("spindle", _vec(params.spindle)),
+            )
+        ],
+    }
+
+
+def _subpixel_table(ev: Any) -> TraceTable:
+    """Position (m), diffracted direction, solid angle (sr) and capture per sub-pixel."""
+    rows = []
+    _, layers, subs, _ = ev.positions.shape
+    for li in range(layers):
+        for xi in range(subs):
+            rows.append(
                 [
-                    list(index),
-                    h,
-                    [math.ceil(x - 0.5) for x in h],
-                    axes,
-                    float(f_latt[index]),
-                    float(f_cell[index]),
-                    float(term[index]),
-                    bool(active[index]),
+                    [li, xi],
+                    _vec(ev.positions[0, li, xi]),
+                    _vec(ev.diffracted[0, li, xi]),
+                    float(ev.omega[0, li, xi]),
+                    float(ev.capture[0, li, xi]),
                 ]
             )
-        evaluations: TraceTable = {
-            "title": "evaluations (per sub-pixel, source, phi step and mosaic domain)",
-            "columns": [
-                "layer sub source phi domain",
-                "h k l",
-                "hkl0",
-                "F_latt a b c",
-                "F_latt",
-                "F_cell",
-                "term",
-                "active",
-            ],
-            "rows": eval_rows,
-        }
-        pixel: TraceTable = {
-            "title": "pixel",
-            "columns": ["quantity", "value"],
-            "rows": [
-                ["I (sum of terms)", float(ev.intensity[0])],
-                ["steps", int(static.steps)],
-                ["polar applied", tr.polar],
-                ["omega applied (sr)", tr.omega],
-                ["capfrac applied", tr.capture],
-                ["pixel (photons)", tr.pixel],
-            ],
-        }
-    tables = [detector, subpixels, source_table, lattice_table, evaluations, pixel]
-    return tr, tables
+    return {
+        "title": "sub-pixels (per sensor layer and sub-pixel)",
+        "columns": ["layer sub", "position (m)", "diffracted", "omega (sr)", "capfrac"],
+        "rows": rows,
+    }
+
+
+def _source_table(ev: Any, params: Any) -> TraceTable:
+    """Incident direction, scattering vector (1/Å), stol, cutoff and polarization per source."""
+    _, layers, subs, _ = ev.positions.shape
+    sources = ev.scattering.shape[3]
+    rows = []
+    for li in range(layers):
+        for xi in range(subs):
+            for si in range(sources):
+                q = ev.scattering[0, li, xi, si]
+                rows.append(
+                    [
+                        [li, xi, si],
+                        _vec(-params.source_directions[si]),
+                        _vec(q * 1e-10),
+                        0.5 * float(torch.linalg.vector_norm(q)) * 1e-10,
+                        bool(ev.passed[0, li, xi, si]),
+                        float(ev.polar[0, li, xi, si]),
+                    ]
+                )
+    return {
+        "title": "scattering (per sub-pixel and source)",
+        "columns": [
+            "layer sub source",
+            "incident",
+            "scattering (1/Å)",
+            "stol (1/Å)",
+            "passed",
+            "polar",
+        ],
+        "rows": rows,
+    }
+
+
+def _lattice_table(params: Any, static: Any) -> TraceTable:
+    """The rotated real-space cell (Å) per phi step (deg) and mosaic domain."""
+    lattice = lattice_vectors(params, static) * 1e10  # (Phi, M, 3, 3) Å
+    phis = spindle_angles(params, static) * (180.0 / math.pi)
+    rows = []
+    for fi in range(lattice.shape[0]):
+        for mi in range(lattice.shape[1]):
+            rows.append([[fi, mi], float(phis[fi]), *(_vec(lattice[fi, mi, k]) for k in range(3))])
+    return {
+        "title": "rotated real-space cell (per phi step and mosaic domain)",
+        "columns": ["phi domain", "phi (deg)", "a (Å)", "b (Å)", "c (Å)"],
+        "rows": rows,
+    }
+
+
+def _evaluation_table(ev: Any, params: Any, static: Any) -> TraceTable:
+    """Fractional and nearest Miller indices, lattice and cell factors and term per evaluation."""
+    hkl = ev.hkl[:, 0]  # (3, L, X, S, F, M)
+    shape = tuple(hkl.shape[1:])
+    reciprocal = crystal_basis(params, static).reciprocal.to(params.dtype)
+    f_latt = lattice_factor_signed(hkl, params, static, reciprocal)
+    per_axis = None
+    if static.shape == "square":
+        per_axis = [
+            torch.where(params.n_cells[k] > 1.0, sincg(hkl[k], params.n_cells[k]), 1.0)
+            for k in range(3)
+        ]
+    f_cell = ev.f_cell[0].expand(shape)
+    term = ev.term[0].expand(shape)
+    active = ev.active[0].expand(shape)
+    rows = []
+    for index in _ndindex(shape):
+        h = [float(hkl[(k, *index)]) for k in range(3)]
+        axes = [float(a[index]) for a in per_axis] if per_axis is not None else [math.nan] * 3
+        rows.append(
+            [
+                list(index),
+                h,
+                [math.ceil(x - 0.5) for x in h],
+                axes,
+                float(f_latt[index]),
+                float(f_cell[index]),
+                float(term[index]),
+                bool(active[index]),
+            ]
+        )
+    return {
+        "title": "evaluations (per sub-pixel, source, phi step and mosaic domain)",
+        "columns": [
+            "layer sub source phi domain",
+            "h k l",
+            "hkl0",
+            "F_latt a b c",
+            "F_latt",
+            "F_cell",
+            "term",
+            "active",
+        ],
+        "rows": rows,
+    }
+
+
+def _pixel_table(tr: Any, static: Any) -> TraceTable:
+    """The pixel's sum of terms and the factors applied to it (photons at the end)."""
+    return {
+        "title": "pixel",
+        "columns": ["quantity", "value"],
+        "rows": [
+            ["I (sum of terms)", float(tr.evaluation.intensity[0])],
+            ["steps", int(static.steps)],
+            ["polar applied", tr.polar],
+            ["omega applied (sr)", tr.omega],
+            ["capfrac applied", tr.capture],
+            ["pixel (photons)", tr.pixel],
+        ],
+    }
 
 
 def _ndindex(shape: tuple[int, ...]) -> list[tuple[int, ...]]:

@@ -210,6 +210,75 @@ def run_scenario(scenario: Scenario, observed: np.ndarray, *, max_iter: int = 40
     return ScenarioResult(scenario, result, errors, passed, history)
 
 
+def _convergence_plot(res: ScenarioResult, outdir: Path) -> Path:
+    """The scenario's loss and parameter error per iteration, as ``<name>.png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sc = res.scenario
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss = np.maximum(np.asarray(res.fit.history, dtype=float), 1e-300)
+    ax1.semilogy(range(len(loss)), loss, marker="o", ms=3)
+    ax1.set_xlabel("iteration")
+    ax1.set_ylabel("loss (sum of squared residuals, photons^2)")
+    ax1.set_title(f"{sc.name}: loss")
+    ax2.semilogy(
+        range(len(res.error_history)), np.maximum(res.error_history, 1e-12), marker="o", ms=3
+    )
+    ax2.axhline(1.0, color="red", ls="--", label="tolerance")
+    ax2.set_xlabel("iteration")
+    ax2.set_ylabel("max |error| / tolerance")
+    ax2.set_title(f"{sc.name}: parameter error")
+    ax2.legend()
+    fig.tight_layout()
+    png = outdir / f"{sc.name}.png"
+    save_figure(fig, png, dpi=100)
+    plt.close(fig)
+    return png
+
+
+def _parameter_rows(res: ScenarioResult) -> list[str]:
+    """One table row per refined value: true, start, refined, error, tolerance, sigma."""
+    sc = res.scenario
+    rows = []
+    for name in sc.refine:
+        unit = PARAMETERS[name].unit
+        start = _as_list(res.fit.start[name])
+        final = _as_list(res.fit.values[name])
+        sigma = _as_list(res.fit.uncertainties.get(name, [0.0] * len(final)))
+        truth, tolerance = _as_list(sc.truth[name]), _as_list(sc.tolerance[name])
+        values = zip(start, final, truth, tolerance, sigma, strict=True)
+        for i, (s0, f, t, tol, sg) in enumerate(values):
+            label = name if len(final) == 1 else f"{name}[{i}]"
+            rows.append(
+                f"| {sc.name} | {label} ({unit}) | {t:g} | {s0:g} | {f:.6f} | {f - t:+.2e} | "
+                f"{tol:g} | {sg:.1e} | {'PASS' if abs(f - t) <= tol else 'FAIL'} |"
+            )
+    return rows
+
+
+def _scenario_payload(res: ScenarioResult) -> dict[str, object]:
+    """The scenario's entry in ``results.json``."""
+    sc = res.scenario
+    return {
+        "scenario": sc.name,
+        "description": sc.description,
+        "refine": list(sc.refine),
+        "truth": sc.truth,
+        "start": res.fit.start,
+        "refined": res.fit.values,
+        "uncertainties": res.fit.uncertainties,
+        "errors": res.errors,
+        "tolerance": sc.tolerance,
+        "passed": res.passed,
+        "iterations": res.fit.iterations,
+        "seconds": res.fit.seconds,
+        "loss_history": res.fit.history,
+    }
+
+
 def write_report(
     results: Sequence[ScenarioResult], outdir: Path, *, source: str, command: str
 ) -> list[Path]:
@@ -224,73 +293,10 @@ def write_report(
     Returns:
         Paths written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     outdir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    rows = []
-    payload = []
-    for res in results:
-        sc = res.scenario
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-        loss = np.maximum(np.asarray(res.fit.history, dtype=float), 1e-300)
-        ax1.semilogy(range(len(loss)), loss, marker="o", ms=3)
-        ax1.set_xlabel("iteration")
-        ax1.set_ylabel("loss (sum of squared residuals, photons^2)")
-        ax1.set_title(f"{sc.name}: loss")
-        ax2.semilogy(
-            range(len(res.error_history)), np.maximum(res.error_history, 1e-12), marker="o", ms=3
-        )
-        ax2.axhline(1.0, color="red", ls="--", label="tolerance")
-        ax2.set_xlabel("iteration")
-        ax2.set_ylabel("max |error| / tolerance")
-        ax2.set_title(f"{sc.name}: parameter error")
-        ax2.legend()
-        fig.tight_layout()
-        png = outdir / f"{sc.name}.png"
-        save_figure(fig, png, dpi=100)
-        plt.close(fig)
-        written.append(png)
-        for name in sc.refine:
-            unit = PARAMETERS[name].unit
-            start = _as_list(res.fit.start[name])
-            final = _as_list(res.fit.values[name])
-            sigma = _as_list(res.fit.uncertainties.get(name, [0.0] * len(final)))
-            for i, (s0, f, t, tol, sg) in enumerate(
-                zip(
-                    start,
-                    final,
-                    _as_list(sc.truth[name]),
-                    _as_list(sc.tolerance[name]),
-                    sigma,
-                    strict=True,
-                )
-            ):
-                label = name if len(final) == 1 else f"{name}[{i}]"
-                rows.append(
-                    f"| {sc.name} | {label} ({unit}) | {t:g} | {s0:g} | {f:.6f} | {f - t:+.2e} | "
-                    f"{tol:g} | {sg:.1e} | {'PASS' if abs(f - t) <= tol else 'FAIL'} |"
-                )
-        payload.append(
-            {
-                "scenario": sc.name,
-                "description": sc.description,
-                "refine": list(sc.refine),
-                "truth": sc.truth,
-                "start": res.fit.start,
-                "refined": res.fit.values,
-                "uncertainties": res.fit.uncertainties,
-                "errors": res.errors,
-                "tolerance": sc.tolerance,
-                "passed": res.passed,
-                "iterations": res.fit.iterations,
-                "seconds": res.fit.seconds,
-                "loss_history": res.fit.history,
-            }
-        )
+    written = [_convergence_plot(res, outdir) for res in results]
+    rows = [row for res in results for row in _parameter_rows(res)]
+    payload = [_scenario_payload(res) for res in results]
     lines = [
         "# Refinement: recovering perturbed parameters",
         "",
