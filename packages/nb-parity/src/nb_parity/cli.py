@@ -19,7 +19,8 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from nb_parity.compare import Comparison, Thresholds, TraceDiff
+    from nb_parity.compare import Comparison, GoldenCase, ReferenceImages, Thresholds, TraceDiff
+    from nb_parity.runs import Run
 
 __all__ = ["compare_command", "compare_main", "compare_run", "register", "trace_command"]
 
@@ -283,15 +284,7 @@ def _run_comparison(
 ) -> Comparison:
     """Run both sides and compare them (see :func:`compare_command`)."""
     from nb_cli.flags import parse_args
-    from nb_parity.compare import (
-        ReferenceImages,
-        compare_runs,
-        diff_trace,
-        golden_reference,
-        load_case,
-        reference_from_run,
-        stage_inputs,
-    )
+    from nb_parity.compare import compare_runs, load_case, reference_from_run, stage_inputs
     from nb_parity.runs import find_c_binary, run_c, run_nb
 
     if golden is not None and c_bin is not None:
@@ -318,17 +311,8 @@ def _run_comparison(
     # Without an explicit -seed both programs seed the noise from the clock: not comparable.
     noise = parsed.settings.write_noise and "-seed" in parsed.c_argv
 
-    reference: ReferenceImages
-    c_text = ""
     if case is not None:
-        reference = golden_reference(case)
-        c_text = case.trace() or ""
-        if trace is not None and not c_text:
-            raise _input_error("this golden case has no trace.txt", "--trace")
-        if trace is not None:
-            head = c_text.splitlines()[0] if c_text else ""
-            if head.startswith("#") and f"fast={trace[0]} slow={trace[1]}" not in head:
-                raise _input_error(f"the golden trace is for another pixel ({head[2:]})", "--trace")
+        reference, c_text = _golden_side(case, trace)
     else:
         assert binary is not None
         c_run = run_c(
@@ -345,25 +329,44 @@ def _run_comparison(
             raise _input_error(
                 f"the C program failed (exit {c_run.returncode}) and wrote no image: {last}"
             )
-        reference = reference_from_run(c_run, binary)
-        c_text = c_run.stdout
+        reference, c_text = reference_from_run(c_run, binary), c_run.stdout
     # The trace comes from the experiment that rendered nb's image (the same argv).
     nb_run = run_nb(flags, inputs=inputs, noise=noise, dtype=dtype, printout_pixel=trace)
     if nb_run.returncode != 0 or nb_run.float_image is None:
         message = nb_run.stdout.strip().splitlines()[-1] if nb_run.stdout.strip() else ""
         raise _input_error(message.removeprefix("nb: error: ") or "nb wrote no image")
-    trace_diff: TraceDiff | None = None
-    if trace is not None:
-        f, s = trace
-        if not nb_run.printout:
-            height, width = nb_run.float_image.shape
-            raise _input_error(
-                f"pixel ({f}, {s}) is outside the {width} x {height} detector", "--trace"
-            )
-        trace_diff = diff_trace(f, s, nb_run.printout, c_text)
+    trace_diff = None if trace is None else _trace_diff(nb_run, trace, c_text)
     return compare_runs(
         reference, nb_run, thresholds, dtype=dtype, trace=trace_diff, command=command
     )
+
+
+def _golden_side(case: GoldenCase, trace: tuple[int, int] | None) -> tuple[ReferenceImages, str]:
+    """A golden case's images and C trace text (checked to be of the pixel asked for)."""
+    from nb_parity.compare import golden_reference
+
+    reference = golden_reference(case)
+    c_text = case.trace() or ""
+    if trace is not None and not c_text:
+        raise _input_error("this golden case has no trace.txt", "--trace")
+    if trace is not None:
+        head = c_text.splitlines()[0] if c_text else ""
+        if head.startswith("#") and f"fast={trace[0]} slow={trace[1]}" not in head:
+            raise _input_error(f"the golden trace is for another pixel ({head[2:]})", "--trace")
+    return reference, c_text
+
+
+def _trace_diff(nb_run: Run, trace: tuple[int, int], c_text: str) -> TraceDiff:
+    """nb's ``-printout`` block of the pixel against the C program's."""
+    from nb_parity.compare import diff_trace
+
+    f, s = trace
+    if not nb_run.printout and nb_run.float_image is not None:
+        height, width = nb_run.float_image.shape
+        raise _input_error(
+            f"pixel ({f}, {s}) is outside the {width} x {height} detector", "--trace"
+        )
+    return diff_trace(f, s, nb_run.printout, c_text)
 
 
 def _num(value: float) -> str:
