@@ -154,6 +154,7 @@ def test_hash_templates_and_a_manifest(tmp_path: Path) -> None:
             "nb: error: -osc: a series needs the oscillation of one frame",
         ),
         (["--frames", "0", *BASE], "nb: error: --frames: expected at least 1 frame"),
+        (["--frames", "1000000000", *BASE], "nb: error: --frames: at most 1000000 frames"),
         (["--frames", "2", "--batch", "0", *BASE], "nb: error: --batch: expected at least 1"),
         (["--frames", "2", *BASE, "-distance", "-5"], "nb: error: image 1: -distance"),
     ],
@@ -193,3 +194,26 @@ def test_auto_compile_counts_a_frame_with_a_kernel_of_its_own_alone(
     assert asked == [(True, 1), (False, 10)]  # once per kernel
     # A series whose steps never land on 0 has no such frame.
     assert not any(job.own_kernel for job in series_jobs([*BASE, "-phi", "0.05"], 10))
+
+
+@pytest.mark.parametrize(
+    ("phi", "osc", "steps", "expected"),
+    [("0", "0.1", "1", True), ("-0.4", "0.2", "2", False), ("-0.4", "0.8", "4", True)],
+)
+def test_a_zero_phi_step_is_found_as_the_resolve_makes_the_steps(
+    phi: str, osc: str, steps: str, expected: bool
+) -> None:
+    from nb_core.datasets import has_zero_phi_step
+    from nb_core.resolve._sampling import phi_steps
+
+    settings = parse_args([*BASE, "-phi", phi, "-osc", osc, "-phisteps", steps]).settings
+    phi0, _, step, count = phi_steps(settings)
+    assert has_zero_phi_step(settings) is expected
+    assert expected is any(phi0 + step * tic == 0.0 for tic in range(count))
+
+
+def test_a_zero_phi_step_is_found_without_walking_every_step() -> None:
+    from nb_core.datasets import has_zero_phi_step
+
+    many = parse_args([*BASE, "-phi", "-50", "-osc", "100", "-phisteps", "2000000000"])
+    assert has_zero_phi_step(many.settings)  # step 10^9 lands on 0; found at once

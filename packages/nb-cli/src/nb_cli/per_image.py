@@ -21,8 +21,10 @@ from nb_core.datasets import image_name
 from nb_core.errors import InputError
 
 __all__ = [
+    "MAX_IMAGES",
     "OUTPUT_FLAGS",
     "check_distinct_files",
+    "check_image_count",
     "given_flags",
     "image_seed",
     "output_flags",
@@ -88,6 +90,29 @@ def output_flags(
             name = image_name(name, number, width)
         out += [flag, name]
     return out
+
+
+#: Most images one data-set command makes (their flags are listed before the first render:
+#: about 70 µs and 1 kB each); a larger data set is made in parts with ``--first``.
+MAX_IMAGES = 1_000_000
+
+
+def check_image_count(count: int, option: str, noun: str) -> None:
+    """Refuse fewer than 1 or more than :data:`MAX_IMAGES` images, naming ``option``.
+
+    Args:
+        count: Images asked for.
+        option: The option that asked (``--frames``, ``--shots``).
+        noun: What an image is called there (``frame``, ``shot``).
+    """
+    if count < 1:
+        raise InputError(f"expected at least 1 {noun}, got {count}", option)
+    if count > MAX_IMAGES:
+        raise InputError(
+            f"at most {MAX_IMAGES} {noun}s in one run, got {count} (make a larger data set "
+            f"in parts: --first N starts a part at {noun} N)",
+            option,
+        )
 
 
 def series_seed(parsed: ParsedArgs) -> int:

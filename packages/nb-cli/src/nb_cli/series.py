@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from nb_cli.batch import ImageJob
 from nb_cli.flags import parse_args
-from nb_cli.per_image import image_seed, output_flags, series_seed
+from nb_cli.per_image import check_image_count, image_seed, output_flags, series_seed
 from nb_core.datasets import frame_phi, has_zero_phi_step, number_width
 from nb_core.errors import InputError
 
@@ -39,8 +39,7 @@ def series_jobs(argv: Sequence[str], frames: int, first: int = 1) -> list[ImageJ
     Raises:
         InputError: Bad flags, no ``-osc``, or a frame count or number out of range.
     """
-    if frames < 1:
-        raise InputError(f"expected at least 1 frame, got {frames}", "--frames")
+    check_image_count(frames, "--frames", "frame")
     if first < 0:
         raise InputError(f"expected a frame number >= 0, got {first}", "--first")
     base = [str(a) for a in argv]

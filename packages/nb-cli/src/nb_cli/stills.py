@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from nb_cli.batch import ImageJob
 from nb_cli.flags import ParsedArgs, parse_args
-from nb_cli.per_image import image_seed, output_flags, series_seed
+from nb_cli.per_image import check_image_count, image_seed, output_flags, series_seed
 from nb_core.datasets import (
     ShotParameters,
     ShotVariation,
@@ -133,8 +133,7 @@ def stills_jobs(
     Raises:
         InputError: Bad flags, counts or seed.
     """
-    if shots < 1:
-        raise InputError(f"expected at least 1 shot, got {shots}", "--shots")
+    check_image_count(shots, "--shots", "shot")
     if first < 0:
         raise InputError(f"expected a shot number >= 0, got {first}", "--first")
     if seed < 0:

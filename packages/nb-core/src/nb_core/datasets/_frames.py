@@ -10,6 +10,7 @@ which steps land exactly on 0), the report values and a fresh copy of the random
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import replace
 
 import torch
@@ -59,7 +60,11 @@ def has_zero_phi_step(settings: Settings) -> bool:
         settings: The image's settings (``-phi``, ``-osc``, ``-phistep``, ``-phisteps``).
     """
     phi0, _, phistep, phisteps = phi_steps(settings)
-    return any(phi0 + phistep * tic == 0.0 for tic in range(phisteps))
+    if phistep == 0.0 or not math.isfinite(phi0 / phistep):
+        return phisteps > 0 and phi0 == 0.0
+    nearest = round(-phi0 / phistep)  # only the steps next to -phi0 / phistep can land on 0
+    tics = (t for t in (nearest - 1, nearest, nearest + 1) if 0 <= t < phisteps)
+    return any(phi0 + phistep * tic == 0.0 for tic in tics)
 
 
 def _scalar(value: float, like: torch.Tensor) -> torch.Tensor:
