@@ -171,6 +171,10 @@ def test_a_parquet_manifest_without_pyarrow_is_refused_before_any_work(
         (["--shots", "0"], "nb: error: --shots: expected at least 1 shot"),
         (["--shots", "1000000000"], "nb: error: --shots: at most 1000000 shots in one run"),
         (
+            ["--shots", "2", "--workers", "100000"],
+            "nb: error: --workers: a local cluster of 100000",
+        ),
+        (
             ["--shots", "2", "--mosaic-range", "0.3:0.1"],
             "nb: error: --mosaic-range: expected LOW:HIGH with 0 <= LOW <= HIGH",
         ),

@@ -111,6 +111,13 @@ def run_dataset(jobs: Sequence[ImageJob], options: DatasetOptions) -> int:
         raise InputError(f"expected at least 1, got {options.batch}", "--batch")
     if options.workers is not None and options.workers < 1:
         raise InputError(f"expected at least 1, got {options.workers}", "--workers")
+    cores = os.cpu_count() or 1
+    if options.workers is not None and options.scheduler is None and options.workers > cores:
+        raise InputError(
+            f"a local cluster of {options.workers} worker processes on {cores} cores: at most "
+            f"{cores} here (workers on other machines join through --scheduler)",
+            "--workers",
+        )
     check_distinct_files([(job.number, job.argv, job.matfile) for job in jobs])
     manifest = None
     if options.manifest is not None:
