@@ -95,6 +95,19 @@ def _system_python(probe: str) -> None:
         pytest.skip(f"the system Python cannot run: {probe}")
 
 
+def _dxtbx_reads(script: str, image: str) -> dict:
+    """What the system Python's dxtbx reports for ``image`` (``script`` prints it as JSON)."""
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", script, image],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 def test_cbf_holds_the_int_image_and_the_pilatus_header(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -142,15 +155,7 @@ def test_cbf_through_dxtbx_places_the_untilted_detector(
     _system_python("import dxtbx, pycbf")
     monkeypatch.chdir(tmp_path)
     _simulate([*SPOTS, *MOSFLM, "-nonoise", "-cbffile", "int_001.cbf"], capsys)
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, "-c", _DXTBX_CBF, "int_001.cbf"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = _dxtbx_reads(_DXTBX_CBF, "int_001.cbf")
     report = _experiment([*SPOTS, *MOSFLM]).report
     np.testing.assert_allclose(result["origin"], DIALS_FROM_NB @ report.frame.pix0 * 1e3, atol=1e-8)
     np.testing.assert_allclose(result["fast"], DIALS_FROM_NB @ report.frame.fdet, atol=1e-12)
@@ -275,15 +280,7 @@ def test_nexus_through_dxtbx(
     _system_python("import h5py, dxtbx.format.FormatNXmx")
     monkeypatch.chdir(tmp_path)
     _simulate([*SPOTS, *TILTED, "-nxsfile", "image.nxs"], capsys)
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, "-c", _DXTBX_NXMX, "image.nxs"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = _dxtbx_reads(_DXTBX_NXMX, "image.nxs")
     report = _experiment([*SPOTS, *TILTED]).report
     imgcif = np.diag([-1.0, 1.0, -1.0]) @ nexus_frame(report.beam.beam)
     np.testing.assert_allclose(result["origin"], imgcif @ report.frame.pix0 * 1e3, atol=1e-8)

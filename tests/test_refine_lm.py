@@ -103,6 +103,16 @@ def test_angles_that_close_no_cell_give_nan_vectors_not_an_error() -> None:
     assert torch.isnan(default_reciprocal(impossible)).all()
 
 
+def _assert_cell_within_3_sigma(cell: object, sigmas: object, truth: Experiment) -> None:
+    """Each of the six refined cell values lies within 3 sigma of the true model's."""
+    assert isinstance(cell, list)
+    assert isinstance(sigmas, list)
+    true_cell = Simulator(truth, ["cell"]).state()["cell"]
+    assert isinstance(true_cell, list)
+    for value, sigma, expected in zip(cell, sigmas, true_cell, strict=True):
+        assert abs(value - expected) <= 3 * sigma
+
+
 def _matrix_experiment(tmp_path, **changes: object) -> Experiment:
     truth = _experiment()
     matrix = Simulator(truth).matrix().detach().numpy()
@@ -190,12 +200,7 @@ def test_fit_of_a_matrix_model_recovers_cell_orientation_and_detector(tmp_path) 
         assert sigma > 0
         assert abs(result.values[name] - value) <= 3 * sigma + 1e-9  # type: ignore[operator]
     cell, sigmas = result.values["cell"], result.uncertainties["cell"]
-    assert isinstance(cell, list)
-    assert isinstance(sigmas, list)
-    true_cell = Simulator(truth, ["cell"]).state()["cell"]
-    assert isinstance(true_cell, list)
-    for value, sigma, expected in zip(cell, sigmas, true_cell, strict=True):
-        assert abs(value - expected) <= 3 * sigma
+    _assert_cell_within_3_sigma(cell, sigmas, truth)
     assert result.converged
     assert result.stages[0].startswith("spots:")
 
@@ -240,12 +245,7 @@ def test_many_stills_share_one_cell() -> None:
     )
     result = fit_shots(sim, observed, {"misset": orientations + offsets.to(F64)})
     cell, sigmas = result.shared["cell"], result.shared_sigmas["cell"]
-    assert isinstance(cell, list)
-    assert isinstance(sigmas, list)
-    true_cell = Simulator(truth, ["cell"]).state()["cell"]
-    assert isinstance(true_cell, list)
-    for value, sigma, expected in zip(cell, sigmas, true_cell, strict=True):
-        assert abs(value - expected) <= 3 * sigma
+    _assert_cell_within_3_sigma(cell, sigmas, truth)
     for shot, shot_sigma, expected in zip(
         result.shots, result.shot_sigmas, orientations.tolist(), strict=True
     ):

@@ -32,6 +32,7 @@ Scheduler = Annotated[
     ),
 ]
 First = Annotated[int, typer.Option("--first", metavar="N", help="number of the first image")]
+Manifest = Annotated[str | None, typer.Option(help="write a manifest (.csv, .parquet)")]
 
 
 def _sleeping_thread_waits() -> None:
@@ -77,7 +78,7 @@ def series(
     batch: Batch = 8,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    manifest: Annotated[str | None, typer.Option(help="write a manifest (.csv, .parquet)")] = None,
+    manifest: Manifest = None,
 ) -> None:
     """A rotation series: frame n starts at -phi + (n-1) * -osc, nanoBragg flags after."""
     _sleeping_thread_waits()
@@ -96,7 +97,7 @@ def jobs(
     batch: Batch = 8,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    manifest: Annotated[str | None, typer.Option(help="write a manifest (.csv, .parquet)")] = None,
+    manifest: Manifest = None,
 ) -> None:
     """Images from a jobs file; the nanoBragg flags after it are common to every image."""
     _sleeping_thread_waits()
